@@ -1,0 +1,37 @@
+# feedpulse — two commands on a fresh machine: `make demo` and `make test`.
+# Heavy installs (venv, Kafka jars, converted LLM) are cached under $(CACHE),
+# keyed by hashes of what defines them; deploy/setup.sh is fast when cached.
+
+CACHE ?= $(HOME)/.cache/feedpulse
+VENV := $(CACHE)/current/venv
+PY := $(VENV)/bin/python
+export FEEDPULSE_CACHE_DIR := $(CACHE)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup test test-unit lint demo stop bench clean-run
+
+setup:
+	bash deploy/setup.sh
+
+## make test: set up, lint, then every test (unit and the slow integration tests).
+test: setup lint
+	$(PY) -m pytest -p no:cacheprovider tests
+
+## make test-unit: only the fast tests (no broker, models or vLLM needed beyond the venv).
+test-unit: setup
+	$(PY) -m pytest -p no:cacheprovider -m "not slow" tests
+
+lint: setup
+	$(VENV)/bin/ruff check ingest index rag serve tests bench
+
+## make demo: broker + vLLM + ingest/API, replays real posts, prints the URL and an answer.
+demo: setup
+	$(VENV)/bin/feedpulse demo
+
+stop:
+	-$(VENV)/bin/feedpulse llm stop
+	-$(VENV)/bin/feedpulse kafka stop
+
+bench: setup
+	$(PY) bench/embedding_throughput.py

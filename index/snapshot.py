@@ -1,0 +1,217 @@
+"""Snapshots: the FAISS index, post metadata and applied offsets, written together atomically.
+
+Layout: ``<root>/snap-<ms>/{vectors.faiss, posts.jsonl, manifest.json}``. A
+snapshot is written into a temporary folder, fsynced, renamed into place and
+the root fsynced; its manifest holds a SHA-256 per file, so a torn or corrupted
+snapshot is detected on load and skipped for the previous one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from index.errors import SnapshotError
+from index.records import PostRecord
+from index.store import PostStore, StoreState
+
+log = logging.getLogger(__name__)
+PREFIX = "snap-"
+FORMAT_VERSION = 1
+
+
+def write_snapshot(store: PostStore, root: Path, keep: int = 3) -> Path:
+    """Persist the store under ``root``; keep the newest ``keep`` snapshots.
+
+    Raises:
+        SnapshotError: when the snapshot cannot be written.
+    """
+    state = store.export_state()
+    root.mkdir(parents=True, exist_ok=True)
+    temp = root / f".tmp-{uuid.uuid4().hex}"
+    final = root / f"{PREFIX}{time.time_ns() // 1_000_000:015d}"
+    try:
+        temp.mkdir()
+        files = {
+            "vectors.faiss": state.index_bytes.tobytes(),
+            "posts.jsonl": _records_jsonl(state.records),
+        }
+        manifest = {
+            "format": FORMAT_VERSION,
+            "created_at": time.time(),
+            "posts": sum(record is not None for record in state.records),
+            "slots": len(state.records),
+            "offsets": {str(p): o for p, o in state.offsets.items()},
+            "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        }
+        files["manifest.json"] = json.dumps(manifest, indent=1).encode()
+        for name, data in files.items():
+            _write_synced(temp / name, data)
+        _fsync_dir(temp)
+        temp.rename(final)
+        _fsync_dir(root)
+    except OSError as exc:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise SnapshotError(f"cannot write snapshot under {root}: {exc}") from exc
+    _prune(root, keep)
+    return final
+
+
+def snapshots(root: Path) -> list[Path]:
+    """Complete snapshot folders under root, newest first."""
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.iterdir() if p.name.startswith(PREFIX)), reverse=True)
+
+
+def read_snapshot(path: Path) -> StoreState:
+    """Load and verify one snapshot.
+
+    Raises:
+        SnapshotError: missing file, checksum mismatch or unreadable content.
+    """
+    try:
+        manifest = json.loads((path / "manifest.json").read_bytes())
+        blobs = {name: (path / name).read_bytes() for name in manifest["sha256"]}
+    except (OSError, ValueError, KeyError) as exc:
+        raise SnapshotError(f"unreadable: {exc}") from exc
+    for name, digest in manifest["sha256"].items():
+        if hashlib.sha256(blobs[name]).hexdigest() != digest:
+            raise SnapshotError(f"{name} does not match its checksum")
+    try:
+        return StoreState(
+            index_bytes=np.frombuffer(blobs["vectors.faiss"], dtype=np.uint8),
+            records=_parse_records(blobs["posts.jsonl"], manifest["slots"]),
+            offsets={int(p): int(o) for p, o in manifest["offsets"].items()},
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SnapshotError(f"invalid content: {exc}") from exc
+
+
+def restore_latest(store: PostStore, root: Path) -> Path | None:
+    """Load the newest verifying snapshot into ``store``; returns its path, or None."""
+    for path in snapshots(root):
+        try:
+            store.restore(read_snapshot(path))
+            return path
+        except (SnapshotError, ValueError, RuntimeError) as exc:
+            log.warning("skipping snapshot %s: %s", path.name, exc)
+    return None
+
+
+def _records_jsonl(records: list[PostRecord | None]) -> bytes:
+    lines = [
+        json.dumps({"slot": slot, **asdict(record)}, ensure_ascii=False)
+        for slot, record in enumerate(records)
+        if record is not None
+    ]
+    return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+def _parse_records(blob: bytes, slots: int) -> list[PostRecord | None]:
+    records: list[PostRecord | None] = [None] * slots
+    for line in blob.decode().splitlines():
+        fields = json.loads(line)
+        slot = fields.pop("slot")
+        records[slot] = PostRecord(**fields)
+    return records
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prune(root: Path, keep: int) -> None:
+    for old in snapshots(root)[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    for temp in root.glob(".tmp-*"):
+        if time.time() - temp.stat().st_mtime > 300:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+class SnapshotScheduler:
+    """Writes a snapshot when ``interval_s`` has passed since the last one (call after batches)."""
+
+    def __init__(self, store: PostStore, root: Path, interval_s: float, keep: int = 3) -> None:
+        self._store = store
+        self._root = root
+        self._interval_s = interval_s
+        self._keep = keep
+        self._last = time.monotonic()
+        self._dirty = False
+
+    def after_batch(self) -> None:
+        self._dirty = True
+        if time.monotonic() - self._last >= self._interval_s:
+            self.write_now()
+
+    def write_now(self) -> Path | None:
+        """Write a snapshot if anything changed since the last one."""
+        if not self._dirty:
+            return None
+        path = write_snapshot(self._store, self._root, self._keep)
+        self._last, self._dirty = time.monotonic(), False
+        log.info("snapshot %s (%d posts)", path.name, len(self._store))
+        return path
+
+
+class SnapshotFollower:
+    """Keeps a read-only store on the newest snapshot another process writes.
+
+    ``with SnapshotFollower(...)`` polls in a thread every ``interval_s``.
+    """
+
+    def __init__(self, store: PostStore, root: Path, interval_s: float) -> None:
+        self._store = store
+        self._root = root
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="feedpulse-snapshots", daemon=True)
+        self.loaded: Path | None = None
+
+    def __enter__(self) -> SnapshotFollower:
+        self.refresh()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def refresh(self) -> bool:
+        """Load the newest snapshot if it is newer than the one loaded; True when it loaded."""
+        newest = next(iter(snapshots(self._root)), None)
+        if newest is None or newest == self.loaded:
+            return False
+        loaded = restore_latest(self._store, self._root)
+        changed = loaded is not None and loaded != self.loaded
+        self.loaded = loaded or self.loaded
+        return changed
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self.refresh()
+            except Exception:  # a bad snapshot must not kill the follower
+                log.exception("snapshot refresh failed")

@@ -1,0 +1,22 @@
+"""Configuration of the Kafka side: where the broker is, topics, batching."""
+
+from pydantic import BaseModel, Field
+
+
+class KafkaConfig(BaseModel):
+    """How clients reach the broker and which topics they use."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic: str = "posts"
+    dlq_topic: str = "posts.dlq"
+    partitions: int = Field(6, ge=1)
+    group_id: str = "feedpulse-indexer"
+    request_timeout_ms: int = Field(10_000, ge=1_000)
+
+
+class IngestConfig(BaseModel):
+    """Micro-batching of the consumer loop: a batch closes at max posts or max wait."""
+
+    batch_max_posts: int = Field(256, ge=1)
+    batch_max_wait_ms: int = Field(100, ge=1)
+    lag_refresh_s: float = Field(2.0, gt=0)

@@ -1,0 +1,94 @@
+"""The long-lived parts the API uses, built and torn down together by the app's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.snapshot import SnapshotFollower, SnapshotScheduler, restore_latest
+from index.store import PostStore
+from ingest.topics import broker_reachable
+from ingest.worker import IngestService, IngestWorker
+from rag.engine import AnswerEngine
+from rag.generation import Generator, VLLMGenerator
+from rag.retrieval import Retriever
+from serve.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Components:
+    """What routes depend on; ``ingest`` is None when this process only serves."""
+
+    settings: Settings
+    embedder: Embedder
+    store: PostStore
+    retriever: Retriever
+    generator: Generator
+    engine: AnswerEngine
+    ingest: IngestService | None
+    index_status: Callable[[], tuple[bool, str]]
+
+    async def broker_status(self) -> tuple[bool, str]:
+        return await asyncio.to_thread(broker_reachable, self.settings.kafka)
+
+
+@contextmanager
+def indexing(settings: Settings, embedder: Embedder, store: PostStore) -> Iterator[IngestService]:
+    """Restore the newest snapshot, consume from its offsets, snapshot periodically and at exit."""
+    scheduler = None
+    if settings.index.snapshots:
+        root = Path(settings.index.snapshot_dir)
+        restored = restore_latest(store, root)
+        log.info("index restored from %s (%d posts)" % (restored, len(store)) if restored
+                 else "no snapshot to restore: indexing from the start of the topic")
+        scheduler = SnapshotScheduler(
+            store, root, settings.index.snapshot_interval_s, settings.index.snapshots_kept
+        )
+    worker = IngestWorker(settings.kafka, settings.ingest, embedder, store,
+                          on_batch=scheduler.after_batch if scheduler else None)
+    with IngestService(worker) as service:
+        try:
+            yield service
+        finally:
+            service.stop()
+            if scheduler:
+                scheduler.write_now()
+
+
+@asynccontextmanager
+async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIterator[Components]:
+    """Load the embedder and store, connect the LLM client, start ingest or follow snapshots."""
+    async with AsyncExitStack() as stack:
+        embedder = await asyncio.to_thread(SentenceTransformerEmbedder, settings.embedder)
+        store = PostStore(embedder.dim)
+        generator = await stack.enter_async_context(VLLMGenerator(settings.llm))
+        retriever = Retriever(embedder, store, settings.retrieval)
+        ingest = None
+        index_status: Callable[[], tuple[bool, str]] = lambda: (True, "ok")
+        if run_ingest:
+            ingest = stack.enter_context(indexing(settings, embedder, store))
+        else:
+            follower = stack.enter_context(SnapshotFollower(
+                store, Path(settings.index.snapshot_dir), settings.index.snapshot_interval_s / 2
+            ))
+            index_status = lambda: (follower.loaded is not None,
+                                    f"snapshot {follower.loaded.name}" if follower.loaded
+                                    else f"no snapshot yet in {settings.index.snapshot_dir}")
+        log.info("components ready (ingest %s)", "on" if ingest else "off")
+        yield Components(settings, embedder, store, retriever, generator,
+                         AnswerEngine(retriever, generator), ingest, index_status)
+
+
+@contextmanager
+def ingest_only(settings: Settings) -> Iterator[IngestService]:
+    """The worker without HTTP, for ``feedpulse ingest``."""
+    with ExitStack() as stack:
+        embedder = SentenceTransformerEmbedder(settings.embedder)
+        yield stack.enter_context(indexing(settings, embedder, PostStore(embedder.dim)))

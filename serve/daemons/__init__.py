@@ -1,0 +1,1 @@
+"""Local daemons started by the CLI: the Kafka broker and the vLLM server."""

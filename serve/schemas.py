@@ -1,0 +1,122 @@
+"""HTTP request and response models (pydantic at the edge only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from index.records import PostRecord
+
+
+def to_datetime(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+
+
+class TimeWindow(BaseModel):
+    since: datetime | None
+    until: datetime | None
+
+
+class AskRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=2_000)
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    k: int | None = Field(None, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _window_in_order(self) -> AskRequest:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be after until")
+        if not self.question.strip():
+            raise ValueError("question must not be blank")
+        return self
+
+
+class PostOut(BaseModel):
+    id: str
+    text: str
+    author: str
+    created_at: datetime
+    url: str | None = None
+    lang: str | None = None
+
+    @classmethod
+    def from_record(cls, post: PostRecord) -> PostOut:
+        return cls(
+            id=post.post_id, text=post.text, author=post.author,
+            created_at=to_datetime(post.created_at), url=post.url, lang=post.lang,
+        )
+
+
+class PostDetail(PostOut):
+    indexed_at: datetime
+    partition: int
+    offset: int
+
+
+class CitationOut(PostOut):
+    number: int = Field(description="1-based place of the post in the prompt")
+    score: float = Field(description="cosine similarity of the post to the question")
+    inferred: bool = Field(description="true when attributed by overlap, not by a [n] marker")
+
+
+class AskTimings(BaseModel):
+    retrieve_ms: float
+    generate_ms: float
+    total_ms: float
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str
+    generated: bool = Field(description="false when no post matched and the LLM was not called")
+    model: str | None
+    citations: list[CitationOut]
+    window: TimeWindow
+    timings: AskTimings
+
+
+class SearchHitOut(PostOut):
+    score: float
+
+
+class SearchResponse(BaseModel):
+    query: str
+    hits: list[SearchHitOut]
+    window: TimeWindow
+    took_ms: float
+
+
+class IngestStatsOut(BaseModel):
+    running: bool
+    connected: bool
+    batches: int
+    posts_indexed: int
+    posts_deleted: int
+    dead_letters: int
+    last_error: str | None
+
+
+class StatsResponse(BaseModel):
+    posts_indexed: int
+    vectors: int = Field(description="vectors in FAISS; equals posts_indexed (one per post)")
+    newest_created_at: datetime | None
+    oldest_created_at: datetime | None
+    applied_offsets: dict[int, int] = Field(description="partition -> next offset to read")
+    consumer_lag: dict[int, int] = Field(description="partition -> records not yet indexed")
+    ingest: IngestStatsOut | None
+
+
+class ReadinessResponse(BaseModel):
+    ready: bool
+    checks: dict[str, str]
+
+
+class ErrorBody(BaseModel):
+    type: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,50 @@
+import numpy as np
+
+from index.records import PostRecord
+from index.snapshot import SnapshotScheduler, restore_latest, snapshots, write_snapshot
+from index.store import PostStore
+
+
+def filled_store(count: int, dim: int = 4) -> PostStore:
+    store = PostStore(dim)
+    vectors = np.eye(dim, dtype=np.float32)[np.arange(count) % dim]
+    posts = [PostRecord(post_id=f"p{i}", text=f"text {i}", author="a", created_at=float(i)) for i in range(count)]
+    store.apply(posts, vectors, offsets={0: count, 1: 3})
+    return store
+
+
+def test_round_trip_keeps_posts_vectors_and_offsets(tmp_path):
+    original = filled_store(6)
+    original.apply([], np.empty((0, 4), np.float32), deletes=["p2"])
+    write_snapshot(original, tmp_path)
+    restored = PostStore(4)
+    assert restore_latest(restored, tmp_path) is not None
+    assert len(restored) == 5
+    assert restored.get("p2") is None
+    assert restored.get("p5").text == "text 5"
+    assert restored.stats().applied_offsets == {0: 6, 1: 3}
+    assert {h.post.post_id for h in restored.search(np.eye(4, dtype=np.float32)[1], 2)} == {"p1", "p5"}
+
+
+def test_corrupted_newest_snapshot_falls_back_to_previous(tmp_path):
+    write_snapshot(filled_store(3), tmp_path)
+    newest = write_snapshot(filled_store(5), tmp_path)
+    (newest / "vectors.faiss").write_bytes(b"garbage")
+    restored = PostStore(4)
+    assert restore_latest(restored, tmp_path) != newest
+    assert len(restored) == 3
+
+
+def test_keeps_only_the_newest_snapshots(tmp_path):
+    for _ in range(5):
+        write_snapshot(filled_store(2), tmp_path, keep=2)
+    assert len(snapshots(tmp_path)) == 2
+
+
+def test_scheduler_writes_only_when_dirty_and_due(tmp_path):
+    store = filled_store(2)
+    scheduler = SnapshotScheduler(store, tmp_path, interval_s=3600)
+    scheduler.after_batch()
+    assert snapshots(tmp_path) == []
+    assert scheduler.write_now() is not None
+    assert scheduler.write_now() is None
