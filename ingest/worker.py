@@ -81,8 +81,10 @@ class IngestWorker:
                 _close_quietly(consumer, producer)
 
     def _connect(self) -> tuple[KafkaConsumer, KafkaProducer]:
-        common = {"bootstrap_servers": self._kafka.bootstrap_servers,
-                  "request_timeout_ms": self._kafka.request_timeout_ms + 1_000}
+        common = {
+            "bootstrap_servers": self._kafka.bootstrap_servers,
+            "request_timeout_ms": self._kafka.request_timeout_ms + 1_000,
+        }
         consumer = KafkaConsumer(
             group_id=self._kafka.group_id,
             client_id="feedpulse-indexer",
@@ -114,7 +116,9 @@ class IngestWorker:
         deadline = None
         while len(records) < self._config.batch_max_posts and not stop.is_set():
             wait_ms = 200 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
-            polled = consumer.poll(timeout_ms=wait_ms, max_records=self._config.batch_max_posts - len(records))
+            polled = consumer.poll(
+                timeout_ms=wait_ms, max_records=self._config.batch_max_posts - len(records)
+            )
             for partition_records in polled.values():
                 records.extend(partition_records)
             if records and deadline is None:
@@ -209,8 +213,10 @@ class ResumeFromIndex(ConsumerRebalanceListener):
                 self._consumer.seek(tp, applied[tp.partition])
             else:
                 self._consumer.seek_to_beginning(tp)
-        log.info("assigned partitions %s; resuming from the index's offsets",
-                 sorted(tp.partition for tp in assigned))
+        log.info(
+            "assigned partitions %s; resuming from the index's offsets",
+            sorted(tp.partition for tp in assigned),
+        )
 
 
 def _close_quietly(consumer: KafkaConsumer, producer: KafkaProducer) -> None:

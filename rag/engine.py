@@ -6,7 +6,6 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-
 from rag.citations import Citation, attribute
 from rag.generation import Generation, Generator
 from rag.prompt import build_prompt

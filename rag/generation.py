@@ -85,9 +85,7 @@ class VLLMGenerator:
                 f"LLM server {self._config.base_url} unreachable: {_describe(exc)}"
             ) from exc
         if response.status_code != 200:
-            raise GenerationUnavailable(
-                f"LLM server answered {response.status_code}: {response.text[:300]}"
-            )
+            raise GenerationUnavailable(f"LLM server answered {response.status_code}: {response.text[:300]}")
         return response.json()
 
 

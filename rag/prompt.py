@@ -16,7 +16,8 @@ INSTRUCTIONS = (
 # than an instruction. Its content is invented and unrelated to any real event.
 EXAMPLE = (
     "Posts:\n"
-    "[1] @cityalerts (2024-03-02 08:10 UTC): Power is out across the north side after the storm, crews are on the way.\n"
+    "[1] @cityalerts (2024-03-02 08:10 UTC): Power is out across the north side after the storm, "
+    "crews are on the way.\n"
     "[2] @jen_k (2024-03-02 08:25 UTC): Just had the best coffee of my life.\n"
     "[3] @metro_news (2024-03-02 08:40 UTC): Utility says power should be back on the north side by noon.\n"
     "Question: What is happening with the power?\n"

@@ -18,8 +18,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 ComponentsFactory = Callable[[], AbstractAsyncContextManager[Components]]
 
 
-def create_app(settings: Settings, *, run_ingest: bool = True,
-               components: ComponentsFactory | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, run_ingest: bool = True, components: ComponentsFactory | None = None
+) -> FastAPI:
     """Build the app; ``components`` replaces the real parts (unit tests pass small fakes)."""
     factory = components or (lambda: build_components(settings, run_ingest=run_ingest))
 

@@ -18,8 +18,9 @@ from ingest.errors import IngestError
 from serve.daemons.errors import DaemonError
 from serve.settings import Settings
 
-app = typer.Typer(help="feedpulse: what is being posted right now, answered with citations.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="feedpulse: what is being posted right now, answered with citations.", no_args_is_help=True
+)
 kafka_app = typer.Typer(help="The local Kafka broker (KRaft, one node).", no_args_is_help=True)
 llm_app = typer.Typer(help="The local vLLM server.", no_args_is_help=True)
 app.add_typer(kafka_app, name="kafka")
@@ -28,8 +29,9 @@ console = Console(stderr=True)
 
 
 def _settings() -> Settings:
-    logging.basicConfig(level=logging.INFO, format="%(message)s",
-                        handlers=[RichHandler(console=console, show_path=False)])
+    logging.basicConfig(
+        level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
+    )
     logging.getLogger("kafka").setLevel(logging.WARNING)
     return Settings()
 
@@ -40,7 +42,9 @@ def _fail(message: str) -> typer.Exit:
 
 
 @kafka_app.command("start")
-def kafka_start(reset: Annotated[bool, typer.Option(help="Wipe the broker's data dir first.")] = False) -> None:
+def kafka_start(
+    reset: Annotated[bool, typer.Option(help="Wipe the broker's data dir first.")] = False,
+) -> None:
     """Start the broker, wait until it accepts clients, create the topics."""
     from serve.daemons.kafka import KafkaBroker
 
@@ -51,8 +55,10 @@ def kafka_start(reset: Annotated[bool, typer.Option(help="Wipe the broker's data
     except (DaemonError, IngestError) as exc:
         raise _fail(str(exc)) from exc
     state = "already running" if started.already_running else f"started in {started.seconds:.1f} s"
-    console.print(f"kafka {settings.kafka.bootstrap_servers}: {state}; "
-                  f"topics created: {', '.join(started.created_topics) or 'none (present)'}")
+    console.print(
+        f"kafka {settings.kafka.bootstrap_servers}: {state}; "
+        f"topics created: {', '.join(started.created_topics) or 'none (present)'}"
+    )
 
 
 @kafka_app.command("stop")
@@ -73,8 +79,10 @@ def kafka_status() -> None:
     settings = _settings()
     broker = KafkaBroker(settings.kafka, settings.broker, settings.run_dir)
     process, (reachable, reason) = broker.status(), broker.reachable()
-    console.print(f"kafka process: {'pid ' + str(process.pid) if process.running else 'not running'}; "
-                  f"{settings.kafka.bootstrap_servers}: {reason}")
+    console.print(
+        f"kafka process: {'pid ' + str(process.pid) if process.running else 'not running'}; "
+        f"{settings.kafka.bootstrap_servers}: {reason}"
+    )
     raise typer.Exit(0 if reachable else 1)
 
 
@@ -112,14 +120,18 @@ def llm_status() -> None:
     settings = _settings()
     server = VLLMServer(settings.llm, settings.llm_server, settings.run_dir)
     process, serving = server.status(), server.serving()
-    console.print(f"vLLM process: {'pid ' + str(process.pid) if process.running else 'not running'}; "
-                  f"{settings.llm.base_url}: {'serving ' + settings.llm.model if serving else 'not serving'}")
+    console.print(
+        f"vLLM process: {'pid ' + str(process.pid) if process.running else 'not running'}; "
+        f"{settings.llm.base_url}: {'serving ' + settings.llm.model if serving else 'not serving'}"
+    )
     raise typer.Exit(0 if serving else 1)
 
 
 @app.command()
 def replay(
-    paths: Annotated[list[Path] | None, typer.Argument(help="CSV files or folders; default FEEDPULSE_DATA.")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="CSV files or folders; default FEEDPULSE_DATA.")
+    ] = None,
     speed: Annotated[float, typer.Option(help="X times real time; 0 = as fast as possible.")] = 0.0,
     limit: Annotated[int | None, typer.Option(help="Only the first N posts in time order.")] = None,
     rebase_now: Annotated[bool, typer.Option(help="Shift times so the last post is now.")] = False,
@@ -144,14 +156,22 @@ def replay(
             result = replayer.replay(posts, speed, advance)
     except IngestError as exc:
         raise _fail(str(exc)) from exc
-    console.print(f"replayed {result.acknowledged}/{result.sent} posts in {result.seconds:.1f} s "
-                  f"({result.rate:.0f} posts/s); {result.failed} failed")
+    console.print(
+        f"replayed {result.acknowledged}/{result.sent} posts in {result.seconds:.1f} s "
+        f"({result.rate:.0f} posts/s); {result.failed} failed"
+    )
     raise typer.Exit(1 if result.failed else 0)
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 @app.command()
@@ -180,8 +200,7 @@ def _serve_http(host: str | None, port: int | None, *, run_ingest: bool) -> None
     settings = _settings()
     application = create_app(settings, run_ingest=run_ingest)
     console.print(f"feedpulse API on http://{host or settings.api.host}:{port or settings.api.port}")
-    uvicorn.run(application, host=host or settings.api.host, port=port or settings.api.port,
-                log_level="info")
+    uvicorn.run(application, host=host or settings.api.host, port=port or settings.api.port, log_level="info")
 
 
 @app.command()
@@ -211,6 +230,23 @@ def ask(
     settings = _settings()
     base = url or f"http://{settings.api.host}:{settings.api.port}"
     raise typer.Exit(ask_and_print(base, question, k, console=Console()))
+
+
+@app.command()
+def demo(
+    event: Annotated[str, typer.Option(help="Which CrisisLexT6 event to replay.")] = "Boston_Bombings",
+    question: Annotated[str, typer.Option(help="The question to ask once it is indexed.")] = (
+        "What is happening with the Boston Marathon bombing suspects?"
+    ),
+) -> None:
+    """Start broker, vLLM, ingest and API; replay real posts; ask one question; Ctrl-C stops all."""
+    from serve.demo import run_demo
+
+    settings = _settings()
+    try:
+        run_demo(settings, event, question, Console())
+    except (DaemonError, IngestError) as exc:
+        raise _fail(str(exc)) from exc
 
 
 def main() -> None:

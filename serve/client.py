@@ -20,13 +20,19 @@ def print_answer(answer: dict, console: Console) -> None:
     console.print(f"[bold]Q:[/] {answer['question']}")
     console.print(f"[bold]A:[/] {answer['answer']}")
     timings = answer["timings"]
-    console.print(f"[dim]model {answer.get('model')}; retrieve {timings['retrieve_ms']:.0f} ms, "
-                  f"generate {timings['generate_ms']:.0f} ms[/]")
+    console.print(
+        f"[dim]model {answer.get('model')}; retrieve {timings['retrieve_ms']:.0f} ms, "
+        f"generate {timings['generate_ms']:.0f} ms[/]"
+    )
     table = Table("n", "post id", "created (UTC)", "how", "text", show_lines=False)
     for citation in answer["citations"]:
-        table.add_row(str(citation["number"]), citation["id"], citation["created_at"][:16],
-                      "inferred" if citation["inferred"] else "[n] marker",
-                      citation["text"][:100])
+        table.add_row(
+            str(citation["number"]),
+            citation["id"],
+            citation["created_at"][:16],
+            "inferred" if citation["inferred"] else "[n] marker",
+            citation["text"][:100],
+        )
     console.print(table if answer["citations"] else "[yellow]no citations[/]")
 
 

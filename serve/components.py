@@ -46,13 +46,20 @@ def indexing(settings: Settings, embedder: Embedder, store: PostStore) -> Iterat
     if settings.index.snapshots:
         root = Path(settings.index.snapshot_dir)
         restored = restore_latest(store, root)
-        log.info("index restored from %s (%d posts)" % (restored, len(store)) if restored
-                 else "no snapshot to restore: indexing from the start of the topic")
+        if restored:
+            log.info("index restored from %s (%d posts)", restored, len(store))
+        else:
+            log.info("no snapshot to restore: indexing from the start of the topic")
         scheduler = SnapshotScheduler(
             store, root, settings.index.snapshot_interval_s, settings.index.snapshots_kept
         )
-    worker = IngestWorker(settings.kafka, settings.ingest, embedder, store,
-                          on_batch=scheduler.after_batch if scheduler else None)
+    worker = IngestWorker(
+        settings.kafka,
+        settings.ingest,
+        embedder,
+        store,
+        on_batch=scheduler.after_batch if scheduler else None,
+    )
     with IngestService(worker) as service:
         try:
             yield service
@@ -71,19 +78,31 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
         generator = await stack.enter_async_context(VLLMGenerator(settings.llm))
         retriever = Retriever(embedder, store, settings.retrieval)
         ingest = None
-        index_status: Callable[[], tuple[bool, str]] = lambda: (True, "ok")
+        index_status = _always_ready
         if run_ingest:
             ingest = stack.enter_context(indexing(settings, embedder, store))
         else:
-            follower = stack.enter_context(SnapshotFollower(
-                store, Path(settings.index.snapshot_dir), settings.index.snapshot_interval_s / 2
-            ))
-            index_status = lambda: (follower.loaded is not None,
-                                    f"snapshot {follower.loaded.name}" if follower.loaded
-                                    else f"no snapshot yet in {settings.index.snapshot_dir}")
+            follower = stack.enter_context(
+                SnapshotFollower(
+                    store, Path(settings.index.snapshot_dir), settings.index.snapshot_interval_s / 2
+                )
+            )
+            index_status = follower.status
         log.info("components ready (ingest %s)", "on" if ingest else "off")
-        yield Components(settings, embedder, store, retriever, generator,
-                         AnswerEngine(retriever, generator), ingest, index_status)
+        yield Components(
+            settings,
+            embedder,
+            store,
+            retriever,
+            generator,
+            AnswerEngine(retriever, generator),
+            ingest,
+            index_status,
+        )
+
+
+def _always_ready() -> tuple[bool, str]:
+    return True, "ok"
 
 
 @contextmanager

@@ -44,8 +44,12 @@ class PostOut(BaseModel):
     @classmethod
     def from_record(cls, post: PostRecord) -> PostOut:
         return cls(
-            id=post.post_id, text=post.text, author=post.author,
-            created_at=to_datetime(post.created_at), url=post.url, lang=post.lang,
+            id=post.post_id,
+            text=post.text,
+            author=post.author,
+            created_at=to_datetime(post.created_at),
+            url=post.url,
+            lang=post.lang,
         )
 
 

@@ -51,9 +51,7 @@ class ApiConfig(BaseModel):
 class Settings(BaseSettings):
     """All of feedpulse's configuration."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="FEEDPULSE_", env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="FEEDPULSE_", env_nested_delimiter="__", extra="ignore")
 
     cache_dir: Path = Path.home() / ".cache" / "feedpulse"
     data: Path | None = None  # CrisisLexT6 folder (FEEDPULSE_DATA)

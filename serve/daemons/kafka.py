@@ -120,9 +120,7 @@ class KafkaBroker:
         }
         path = self.data_dir / "server.properties"
         path.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
-        (self.data_dir / "log4j2.properties").write_text(
-            LOG4J2.format(log=self.data_dir / "server.log")
-        )
+        (self.data_dir / "log4j2.properties").write_text(LOG4J2.format(log=self.data_dir / "server.log"))
         return path
 
     def _format_storage(self, libs: Path, config_path: Path) -> None:
@@ -137,9 +135,19 @@ class KafkaBroker:
             )
         cluster_id = _kafka_uuid()
         result = subprocess.run(
-            [*self._java(libs), "kafka.tools.StorageTool", "format", "-t", cluster_id,
-             "-c", str(config_path), "--standalone"],
-            capture_output=True, text=True, check=False,
+            [
+                *self._java(libs),
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(config_path),
+                "--standalone",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise DaemonStartFailed(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
@@ -151,8 +159,15 @@ class KafkaBroker:
 
     def _command(self, libs: Path, config_path: Path) -> list[str]:
         heap = self._broker.heap
-        return ["java", f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", *self._java(libs)[1:],
-                "kafka.Kafka", str(config_path)]
+        return [
+            "java",
+            f"-Xmx{heap}",
+            f"-Xms{heap}",
+            "-XX:+UseG1GC",
+            *self._java(libs)[1:],
+            "kafka.Kafka",
+            str(config_path),
+        ]
 
 
 def _kafka_uuid() -> str:

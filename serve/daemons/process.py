@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -126,10 +127,8 @@ def _not_zombie(pid: int) -> bool:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -143,8 +142,7 @@ def require_free_port(host: str, port: int, what: str) -> None:
     """Raise PortBusy naming the port when another process already listens there."""
     if port_in_use(host, port):
         raise PortBusy(
-            f"{what}: port {host}:{port} is already in use by another process; "
-            f"stop it or choose another port"
+            f"{what}: port {host}:{port} is already in use by another process; stop it or choose another port"
         )
 
 

@@ -71,13 +71,21 @@ class VLLMServer:
     def command(self, model_dir: Path) -> list[str]:
         server = self._server
         command = [
-            sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-            "--model", str(model_dir),
-            "--served-model-name", self._llm.model,
-            "--host", self.host,
-            "--port", str(self.port),
-            "--max-model-len", str(server.max_model_len),
-            "--dtype", server.dtype,
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            str(model_dir),
+            "--served-model-name",
+            self._llm.model,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--max-model-len",
+            str(server.max_model_len),
+            "--dtype",
+            server.dtype,
         ]
         if server.enforce_eager:
             command.append("--enforce-eager")

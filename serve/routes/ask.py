@@ -31,7 +31,9 @@ def to_response(answer: Answer) -> AskResponse:
         citations=[
             CitationOut(
                 **PostOut.from_record(c.hit.post).model_dump(),
-                number=c.number, score=round(c.hit.score, 4), inferred=c.inferred,
+                number=c.number,
+                score=round(c.hit.score, 4),
+                inferred=c.inferred,
             )
             for c in answer.citations
         ],

@@ -17,8 +17,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=ReadinessResponse,
-            responses={503: {"model": ReadinessResponse}})
+@router.get("/readyz", response_model=ReadinessResponse, responses={503: {"model": ReadinessResponse}})
 async def readyz(components: ComponentsDep) -> JSONResponse:
     """200 when the broker, the index and the LLM are all usable; 503 with the reasons otherwise."""
     (broker_ok, broker_msg), (llm_ok, llm_msg) = await asyncio.gather(
@@ -51,5 +50,7 @@ async def stats(components: ComponentsDep) -> StatsResponse:
             posts_deleted=progress.posts_deleted,
             dead_letters=progress.dead_letters,
             last_error=progress.last_error,
-        ) if ingest and progress else None,
+        )
+        if ingest and progress
+        else None,
     )

@@ -29,8 +29,11 @@ async def search(
         raise HTTPException(422, "since must not be after until")
     started = time.perf_counter()
     retrieval = await asyncio.to_thread(
-        components.retriever.retrieve, q, k,
-        since.timestamp() if since else None, until.timestamp() if until else None,
+        components.retriever.retrieve,
+        q,
+        k,
+        since.timestamp() if since else None,
+        until.timestamp() if until else None,
         recent_window=False,
     )
     return SearchResponse(

@@ -8,7 +8,9 @@ from index.store import PostStore
 def filled_store(count: int, dim: int = 4) -> PostStore:
     store = PostStore(dim)
     vectors = np.eye(dim, dtype=np.float32)[np.arange(count) % dim]
-    posts = [PostRecord(post_id=f"p{i}", text=f"text {i}", author="a", created_at=float(i)) for i in range(count)]
+    posts = [
+        PostRecord(post_id=f"p{i}", text=f"text {i}", author="a", created_at=float(i)) for i in range(count)
+    ]
     store.apply(posts, vectors, offsets={0: count, 1: 3})
     return store
 

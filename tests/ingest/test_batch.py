@@ -10,21 +10,33 @@ POST = {"text": "hello world", "author": "ann", "created_at": "2013-01-01T00:00:
 def record(offset, key, value, partition=0):
     encoded = None if value is None else (value if isinstance(value, bytes) else json.dumps(value).encode())
     return ConsumerRecord(
-        topic="posts", partition=partition, leader_epoch=0, offset=offset, timestamp=0,
-        timestamp_type=0, key=key and key.encode(), value=encoded, headers=[], checksum=None,
-        serialized_key_size=0, serialized_value_size=0, serialized_header_size=0,
+        topic="posts",
+        partition=partition,
+        leader_epoch=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=key and key.encode(),
+        value=encoded,
+        headers=[],
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=0,
+        serialized_header_size=0,
     )
 
 
 def test_last_operation_per_id_wins():
-    batch = decode_batch([
-        record(0, "a", POST | {"id": "a"}),
-        record(1, "a", POST | {"id": "a", "text": "edited"}),
-        record(2, "b", POST | {"id": "b"}),
-        record(3, "b", None),
-        record(4, "c", None),
-        record(5, "c", POST | {"id": "c"}),
-    ])
+    batch = decode_batch(
+        [
+            record(0, "a", POST | {"id": "a"}),
+            record(1, "a", POST | {"id": "a", "text": "edited"}),
+            record(2, "b", POST | {"id": "b"}),
+            record(3, "b", None),
+            record(4, "c", None),
+            record(5, "c", POST | {"id": "c"}),
+        ]
+    )
     assert batch.upserts["a"][0].text == "edited"
     assert set(batch.upserts) == {"a", "c"}
     assert batch.deletes == {"b"}

@@ -1,3 +1,4 @@
+import itertools
 from datetime import UTC, datetime
 
 import pytest
@@ -19,7 +20,7 @@ def test_reads_all_six_events(crisislex_dir):
     boston = read_event(next(f for f in files if "Boston" in f.name))
     assert len(boston) == 10_012
     assert sum(t.on_topic for t in boston) == 5_648
-    assert all(a.created_ms <= b.created_ms for a, b in zip(boston, boston[1:], strict=False))
+    assert all(a.created_ms <= b.created_ms for a, b in itertools.pairwise(boston))
 
 
 def test_merge_is_in_created_time_order(crisislex_dir):
@@ -39,5 +40,5 @@ def test_rebase_puts_the_last_post_at_now(crisislex_dir):
 def test_missing_path_is_a_clear_error(tmp_path):
     with pytest.raises(DatasetError, match="no such file"):
         event_files([tmp_path / "nope"])
-    with pytest.raises(DatasetError, match="no .* files"):
+    with pytest.raises(DatasetError, match=r"no .* files"):
         event_files([tmp_path])

@@ -86,9 +86,13 @@ def embedder() -> SentenceTransformerEmbedder:
 def settings(base_settings: Settings, broker: KafkaBroker) -> Settings:
     """Per-test topics and group on the session broker, created up front."""
     suffix = uuid.uuid4().hex[:8]
-    kafka = base_settings.kafka.model_copy(update={
-        "topic": f"posts-{suffix}", "dlq_topic": f"posts-{suffix}.dlq", "group_id": f"group-{suffix}",
-    })
+    kafka = base_settings.kafka.model_copy(
+        update={
+            "topic": f"posts-{suffix}",
+            "dlq_topic": f"posts-{suffix}.dlq",
+            "group_id": f"group-{suffix}",
+        }
+    )
     ensure_topics(kafka)
     return base_settings.model_copy(update={"kafka": kafka})
 
@@ -107,8 +111,9 @@ def app_client(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def send_post(producer: KafkaProducer, topic: str, post: dict | None, key: str | None = None,
-              raw: bytes | None = None) -> None:
+def send_post(
+    producer: KafkaProducer, topic: str, post: dict | None, key: str | None = None, raw: bytes | None = None
+) -> None:
     """Send a post (JSON), a raw value, or a tombstone (post=None, raw=None) and wait for the ack."""
     value = raw if raw is not None else (None if post is None else json.dumps(post).encode())
     record_key = (key or (post or {}).get("id") or "").encode() or None

@@ -11,8 +11,11 @@ pytestmark = pytest.mark.slow
 
 def read_dlq(settings, expected: int) -> list:
     consumer = KafkaConsumer(
-        settings.kafka.dlq_topic, bootstrap_servers=settings.kafka.bootstrap_servers,
-        auto_offset_reset="earliest", consumer_timeout_ms=15_000, group_id=None,
+        settings.kafka.dlq_topic,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=15_000,
+        group_id=None,
     )
     records = []
     for record in consumer:

@@ -24,9 +24,12 @@ def test_posts_are_searchable_within_seconds_and_answers_cite_them(
     sent_at = time.monotonic()
 
     wait_for(lambda: all(indexed(app_client, p["id"]) for p in noise + cluster), 10, "all posts searchable")
-    print(f"all {len(noise) + len(cluster)} posts searchable {time.monotonic() - sent_at:.2f} s after the last ack")
+    elapsed = time.monotonic() - sent_at
+    print(f"all {len(noise) + len(cluster)} posts searchable {elapsed:.2f} s after the last ack")
 
-    hits = app_client.get("/v1/search", params={"q": "explosions at the Boston Marathon", "k": 8}).json()["hits"]
+    hits = app_client.get("/v1/search", params={"q": "explosions at the Boston Marathon", "k": 8}).json()[
+        "hits"
+    ]
     assert {hit["id"] for hit in hits} <= cluster_ids
 
     response = app_client.post("/v1/ask", json={"question": "What happened at the Boston Marathon?"})
@@ -45,9 +48,14 @@ def test_stats_report_offsets_and_lag(app_client, settings, producer, crisislex_
     for post in noise:
         send_post(producer, settings.kafka.topic, post)
     wait_for(lambda: app_client.get("/v1/stats").json()["posts_indexed"] == 30, 10, "30 posts indexed")
-    wait_for(lambda: sum(app_client.get("/v1/stats").json()["consumer_lag"].values()) == 0
-             and len(app_client.get("/v1/stats").json()["consumer_lag"]) == settings.kafka.partitions,
-             10, "lag reported as zero on every partition")
+    wait_for(
+        lambda: (
+            sum(app_client.get("/v1/stats").json()["consumer_lag"].values()) == 0
+            and len(app_client.get("/v1/stats").json()["consumer_lag"]) == settings.kafka.partitions
+        ),
+        10,
+        "lag reported as zero on every partition",
+    )
     stats = app_client.get("/v1/stats").json()
     assert sum(stats["applied_offsets"].values()) == 30
     assert stats["ingest"]["connected"] and stats["ingest"]["dead_letters"] == 0

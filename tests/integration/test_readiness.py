@@ -13,11 +13,15 @@ pytestmark = pytest.mark.slow
 
 def test_readyz_follows_broker_and_llm(base_settings, llm_server, tmp_path):
     # A broker of this test's own, so stopping it does not disturb other tests.
-    settings = base_settings.model_copy(update={
-        "cache_dir": tmp_path,
-        "kafka": base_settings.kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{free_port()}"}),
-        "broker": base_settings.broker.model_copy(update={"controller_port": free_port(), "data_dir": tmp_path / "kafka"}),
-    })
+    settings = base_settings.model_copy(
+        update={
+            "cache_dir": tmp_path,
+            "kafka": base_settings.kafka.model_copy(update={"bootstrap_servers": f"127.0.0.1:{free_port()}"}),
+            "broker": base_settings.broker.model_copy(
+                update={"controller_port": free_port(), "data_dir": tmp_path / "kafka"}
+            ),
+        }
+    )
     own_broker = KafkaBroker(settings.kafka, settings.broker, settings.run_dir)
     own_broker.start()
     try:
@@ -25,9 +29,16 @@ def test_readyz_follows_broker_and_llm(base_settings, llm_server, tmp_path):
             ready = client.get("/readyz")
             assert ready.status_code == 200, ready.text
             producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
-            send_post(producer, settings.kafka.topic, {
-                "id": "ready-1", "text": "The river flood closed the bridge", "author": "a",
-                "created_at": "2013-06-21T10:00:00Z"})
+            send_post(
+                producer,
+                settings.kafka.topic,
+                {
+                    "id": "ready-1",
+                    "text": "The river flood closed the bridge",
+                    "author": "a",
+                    "created_at": "2013-06-21T10:00:00Z",
+                },
+            )
             producer.close()
             own_broker.stop()
             down = client.get("/readyz")
@@ -36,9 +47,11 @@ def test_readyz_follows_broker_and_llm(base_settings, llm_server, tmp_path):
             own_broker.start()
             wait_for(lambda: client.get("/readyz").status_code == 200, 30, "ready again")
 
-        dead_llm = settings.model_copy(update={
-            "llm": settings.llm.model_copy(update={"base_url": f"http://127.0.0.1:{free_port()}/v1"}),
-        })
+        dead_llm = settings.model_copy(
+            update={
+                "llm": settings.llm.model_copy(update={"base_url": f"http://127.0.0.1:{free_port()}/v1"}),
+            }
+        )
         with TestClient(create_app(dead_llm, run_ingest=True)) as client:
             down = client.get("/readyz")
             assert down.status_code == 503

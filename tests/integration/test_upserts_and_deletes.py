@@ -18,8 +18,11 @@ def test_same_id_twice_keeps_one_vector_with_the_latest_text(app_client, setting
     for post in cluster[1:]:
         send_post(producer, settings.kafka.topic, post)
     wait_for(lambda: app_client.get("/v1/stats").json()["posts_indexed"] == 3, 10, "3 distinct posts")
-    wait_for(lambda: app_client.get(f"/v1/posts/{first['id']}").json()["text"].startswith("Edited"),
-             10, "the second version")
+    wait_for(
+        lambda: app_client.get(f"/v1/posts/{first['id']}").json()["text"].startswith("Edited"),
+        10,
+        "the second version",
+    )
     hits = app_client.get("/v1/search", params={"q": first["text"], "k": 10}).json()["hits"]
     assert [hit["id"] for hit in hits].count(first["id"]) == 1
     stats = app_client.get("/v1/stats").json()

@@ -27,8 +27,14 @@ def test_completion_request_and_parsing():
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen["path"], seen["body"] = request.url.path, json.loads(request.content)
-        return httpx.Response(200, json={"model": "m", "choices": [{"text": " It rained. ", "finish_reason": "stop"}],
-                                         "usage": {"prompt_tokens": 7, "completion_tokens": 3}})
+        return httpx.Response(
+            200,
+            json={
+                "model": "m",
+                "choices": [{"text": " It rained. ", "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 7, "completion_tokens": 3},
+            },
+        )
 
     generation = run(generate_with(handler))
     assert seen["path"] == "/v1/completions"

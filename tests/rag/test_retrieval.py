@@ -35,7 +35,9 @@ def test_default_window_ends_at_newest_post_and_drops_reposts(retriever):
 
 
 def test_open_window_searches_everything(retriever):
-    ids = {hit.post.post_id for hit in retriever.retrieve("flood water downtown", k=5, recent_window=False).hits}
+    ids = {
+        hit.post.post_id for hit in retriever.retrieve("flood water downtown", k=5, recent_window=False).hits
+    }
     assert "old" in ids
 
 

@@ -37,8 +37,10 @@ def make_client(generator, broker=(True, "ok")) -> TestClient:
     settings = Settings(retrieval=RetrievalConfig(k=2))
     embedder = BagOfWordsEmbedder()
     store = PostStore(embedder.dim)
-    records = [PostRecord(post_id=i, text=t, author="a", created_at=c, indexed_at=c + 1, partition=0, offset=n)
-               for n, (i, t, c) in enumerate(POSTS)]
+    records = [
+        PostRecord(post_id=i, text=t, author="a", created_at=c, indexed_at=c + 1, partition=0, offset=n)
+        for n, (i, t, c) in enumerate(POSTS)
+    ]
     store.apply(records, embedder.embed([t for _, t, _ in POSTS]), offsets={0: 3})
     retriever = Retriever(embedder, store, settings.retrieval)
 
@@ -48,8 +50,16 @@ def make_client(generator, broker=(True, "ok")) -> TestClient:
 
     @asynccontextmanager
     async def factory():
-        yield Parts(settings, embedder, store, retriever, generator, AnswerEngine(retriever, generator),
-                    None, lambda: (True, "ok"))
+        yield Parts(
+            settings,
+            embedder,
+            store,
+            retriever,
+            generator,
+            AnswerEngine(retriever, generator),
+            None,
+            lambda: (True, "ok"),
+        )
 
     return TestClient(create_app(settings, components=factory))
 
@@ -90,15 +100,23 @@ def test_readyz_reports_broker_down():
 
 def test_readyz_ok_when_all_up():
     with make_client(ScriptedGenerator("x")) as client:
-        assert client.get("/readyz").json() == {"ready": True, "checks": {"broker": "ok", "index": "ok", "llm": "ok"}}
+        assert client.get("/readyz").json() == {
+            "ready": True,
+            "checks": {"broker": "ok", "index": "ok", "llm": "ok"},
+        }
         assert client.get("/healthz").json() == {"status": "ok"}
 
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"question": ""}, {"question": "  "}, {"question": "q", "k": 0},
-     {"question": "q", "since": "2013-04-16T00:00:00Z", "until": "2013-04-15T00:00:00Z"},
-     {"question": "q", "since": "2013-04-16T00:00:00"}],
+    [
+        {},
+        {"question": ""},
+        {"question": "  "},
+        {"question": "q", "k": 0},
+        {"question": "q", "since": "2013-04-16T00:00:00Z", "until": "2013-04-15T00:00:00Z"},
+        {"question": "q", "since": "2013-04-16T00:00:00"},
+    ],
 )
 def test_bad_ask_requests_are_422_in_one_shape(body):
     with make_client(ScriptedGenerator("x")) as client:
