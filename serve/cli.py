@@ -228,7 +228,8 @@ def ask(
     from serve.client import ask_and_print
 
     settings = _settings()
-    base = url or f"http://{settings.api.host}:{settings.api.port}"
+    host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
+    base = url or f"http://{host}:{settings.api.port}"
     raise typer.Exit(ask_and_print(base, question, k, console=Console()))
 
 

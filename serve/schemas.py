@@ -112,9 +112,14 @@ class StatsResponse(BaseModel):
     ingest: IngestStatsOut | None
 
 
+class Check(BaseModel):
+    ok: bool
+    detail: str
+
+
 class ReadinessResponse(BaseModel):
     ready: bool
-    checks: dict[str, str]
+    checks: dict[str, Check] = Field(description="broker, index, llm")
 
 
 class ErrorBody(BaseModel):

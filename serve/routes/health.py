@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from serve.deps import ComponentsDep
-from serve.schemas import IngestStatsOut, ReadinessResponse, StatsResponse, to_datetime
+from serve.schemas import Check, IngestStatsOut, ReadinessResponse, StatsResponse, to_datetime
 
 router = APIRouter(tags=["health"])
 
@@ -24,7 +24,11 @@ async def readyz(components: ComponentsDep) -> JSONResponse:
         components.broker_status(), components.generator.health()
     )
     index_ok, index_msg = components.index_status()
-    checks = {"broker": broker_msg, "index": index_msg, "llm": llm_msg}
+    checks = {
+        "broker": Check(ok=broker_ok, detail=broker_msg),
+        "index": Check(ok=index_ok, detail=index_msg),
+        "llm": Check(ok=llm_ok, detail=llm_msg),
+    }
     body = ReadinessResponse(ready=broker_ok and index_ok and llm_ok, checks=checks)
     return JSONResponse(status_code=200 if body.ready else 503, content=body.model_dump())
 
