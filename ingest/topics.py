@@ -26,6 +26,7 @@ def admin_client(config: KafkaConfig, timeout_ms: int | None = None) -> KafkaAdm
             bootstrap_servers=config.bootstrap_servers,
             client_id="feedpulse-admin",
             request_timeout_ms=timeout,
+            bootstrap_timeout_ms=timeout,
         )
     except KafkaError as exc:
         raise BrokerUnavailable(f"broker {config.bootstrap_servers} unreachable: {exc}") from exc

@@ -32,7 +32,8 @@ def _settings() -> Settings:
     logging.basicConfig(
         level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
     )
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python logs every refused connection as an error; ours say what failed.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     return Settings()
 
 

@@ -139,8 +139,8 @@ class KafkaBroker:
                 *self._java(libs),
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cluster_id,
+                # --cluster-id=… because an id may start with "-", which argparse takes for an option
+                f"--cluster-id={cluster_id}",
                 "-c",
                 str(config_path),
                 "--standalone",

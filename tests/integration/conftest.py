@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
+import uvicorn
 from kafka import KafkaProducer
 
 from index.config import EmbedderConfig
@@ -104,10 +107,31 @@ def producer(settings: Settings) -> Iterator[KafkaProducer]:
     producer.close()
 
 
+@contextmanager
+def running_api(settings: Settings) -> Iterator[httpx.Client]:
+    """The real app served by uvicorn on a free port, in a thread; yields an HTTP client for it."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, run_ingest=True), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started or not thread.is_alive(), 120, "the API to start")
+        if not server.started:
+            pytest.fail("the API did not start (see the log above)")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(60)
+
+
 @pytest.fixture
-def app_client(settings: Settings) -> Iterator[TestClient]:
-    """The real app (real embedder, FAISS, ingest thread, vLLM client) over the test's topics."""
-    with TestClient(create_app(settings, run_ingest=True)) as client:
+def app_client(settings: Settings) -> Iterator[httpx.Client]:
+    """The real app (real embedder, FAISS, ingest thread, vLLM client) over HTTP, on the test's topics."""
+    with running_api(settings) as client:
         yield client
 
 

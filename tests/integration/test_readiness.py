@@ -1,12 +1,10 @@
 """/readyz is 503 while the LLM or the broker is down and 200 when both are up."""
 
 import pytest
-from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 
-from serve.app import create_app
 from serve.daemons.kafka import KafkaBroker
-from tests.integration.conftest import free_port, send_post, wait_for
+from tests.integration.conftest import free_port, running_api, send_post, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +23,7 @@ def test_readyz_follows_broker_and_llm(base_settings, llm_server, tmp_path):
     own_broker = KafkaBroker(settings.kafka, settings.broker, settings.run_dir)
     own_broker.start()
     try:
-        with TestClient(create_app(settings, run_ingest=True)) as client:
+        with running_api(settings) as client:
             ready = client.get("/readyz")
             assert ready.status_code == 200, ready.text
             producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
@@ -52,7 +50,7 @@ def test_readyz_follows_broker_and_llm(base_settings, llm_server, tmp_path):
                 "llm": settings.llm.model_copy(update={"base_url": f"http://127.0.0.1:{free_port()}/v1"}),
             }
         )
-        with TestClient(create_app(dead_llm, run_ingest=True)) as client:
+        with running_api(dead_llm) as client:
             down = client.get("/readyz")
             assert down.status_code == 503
             checks = down.json()["checks"]
