@@ -58,7 +58,7 @@ def assemble_gguf(scratch: Path) -> Path:
     return path
 
 
-def fix_bos(tok_dir: Path) -> None:
+def fix_bos(tok_dir: Path, max_len: int) -> None:
     """Make the saved tokenizer prepend <bos> to every sequence (and nothing else)."""
     tj_path = tok_dir / "tokenizer.json"
     tj = json.loads(tj_path.read_text(encoding="utf-8"))
@@ -78,8 +78,17 @@ def fix_bos(tok_dir: Path) -> None:
 
     tc_path = tok_dir / "tokenizer_config.json"
     tc = json.loads(tc_path.read_text(encoding="utf-8")) if tc_path.exists() else {}
-    tc.update(add_bos_token=True, add_eos_token=False, bos_token="<bos>", eos_token="<eos>",
-              pad_token="<pad>", unk_token="<unk>")
+    for key in ("is_local", "local_files_only"):  # load-time leftovers, not tokenizer settings
+        tc.pop(key, None)
+    tc.update(
+        model_max_length=max_len,
+        add_bos_token=True,
+        add_eos_token=False,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+    )
     tc_path.write_text(json.dumps(tc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -115,8 +124,10 @@ def convert(out_dir: Path, dtype_name: str) -> dict:
         src, name = str(gguf_path.parent), gguf_path.name
 
         config = AutoConfig.from_pretrained(src, gguf_file=name)
-        log(f"config: {config.model_type}, {config.num_hidden_layers} layers, hidden {config.hidden_size}, "
-            f"vocab {config.vocab_size}, sliding window {config.sliding_window}")
+        log(
+            f"config: {config.model_type}, {config.num_hidden_layers} layers, hidden {config.hidden_size}, "
+            f"vocab {config.vocab_size}, sliding window {config.sliding_window}"
+        )
 
         t = time.monotonic()
         tokenizer = AutoTokenizer.from_pretrained(src, gguf_file=name)
@@ -125,8 +136,10 @@ def convert(out_dir: Path, dtype_name: str) -> dict:
         t = time.monotonic()
         gguf_model = AutoModelForCausalLM.from_pretrained(src, gguf_file=name, dtype=torch.float32)
         state = gguf_model.state_dict()
-        log(f"weights: {len(state)} tensors, {sum(v.numel() for v in state.values()) / 1e6:.0f}M values "
-            f"dequantised from Q4_K_M ({time.monotonic() - t:.0f}s)")
+        log(
+            f"weights: {len(state)} tensors, {sum(v.numel() for v in state.values()) / 1e6:.0f}M values "
+            f"dequantised from Q4_K_M ({time.monotonic() - t:.0f}s)"
+        )
 
         # The GGUF-loaded model will not save; a fresh one built from the config will.
         config.dtype = dtype
@@ -134,16 +147,19 @@ def convert(out_dir: Path, dtype_name: str) -> dict:
         result = model.load_state_dict({k: v.to(dtype) for k, v in state.items()}, strict=False)
         tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
         if set(result.missing_keys) - tied or result.unexpected_keys:
-            raise SystemExit(f"state dict mismatch: missing={result.missing_keys} "
-                             f"unexpected={result.unexpected_keys}")
+            raise SystemExit(
+                f"state dict mismatch: missing={result.missing_keys} unexpected={result.unexpected_keys}"
+            )
         model.tie_weights()
         del gguf_model, state
         model.generation_config = GenerationConfig(
-            bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id,
-            pad_token_id=config.pad_token_id)
+            bos_token_id=config.bos_token_id,
+            eos_token_id=config.eos_token_id,
+            pad_token_id=config.pad_token_id,
+        )
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        fix_bos(tmp)
+        fix_bos(tmp, config.max_position_embeddings)
         ids = check_tokenizer(tmp)
         log(f"tokenizer now starts with <bos>: {ids[:6]}…")
 
@@ -158,6 +174,9 @@ def convert(out_dir: Path, dtype_name: str) -> dict:
             "seconds": round(time.monotonic() - t0, 1),
         }
         (tmp / MARKER).write_text(json.dumps(info, indent=2) + "\n")
+        for path in tmp.iterdir():  # safetensors writes 0600; the server may run as another user
+            path.chmod(0o644)
+        tmp.chmod(0o755)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
@@ -170,8 +189,12 @@ def convert(out_dir: Path, dtype_name: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out_dir", type=Path)
-    ap.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"],
-                    help="dtype of the saved weights (default: %(default)s)")
+    ap.add_argument(
+        "--dtype",
+        default="bfloat16",
+        choices=["bfloat16", "float32"],
+        help="dtype of the saved weights (default: %(default)s)",
+    )
     ap.add_argument("--force", action="store_true", help="rebuild even if OUT_DIR is complete")
     args = ap.parse_args(argv)
     out_dir = args.out_dir.resolve()
@@ -184,9 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     info = convert(out_dir, args.dtype)
     files = sorted(p.name for p in out_dir.iterdir())
     size = sum(p.stat().st_size for p in out_dir.iterdir()) / 2**20
-    log(f"wrote {out_dir} ({size:.0f} MiB: {', '.join(files)}) from "
+    log(
+        f"wrote {out_dir} ({size:.0f} MiB: {', '.join(files)}) from "
         f"{info['source_package']} {info['source_package_version']} as {info['dtype']} "
-        f"in {time.monotonic() - t0:.0f}s")
+        f"in {time.monotonic() - t0:.0f}s"
+    )
     return 0
 
 

@@ -1,15 +1,18 @@
 """Citations: map ``[n]`` markers to retrieved posts, and attribute unmarked sentences.
 
 A small base model rarely writes markers, so a sentence without one is credited
-to the retrieved posts that share enough content words with it; such citations
-are marked ``inferred``.
+to the retrieved posts that support it: posts that share enough content words
+with it, or whose embedding is close to the sentence's (when the caller passes
+sentence-to-post similarities). Such citations are marked ``inferred``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from index.records import SearchHit
 from rag.text import content_words
@@ -19,6 +22,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 MIN_SHARED_WORDS = 2
 MIN_SHARED_FRACTION = 0.3
 MAX_INFERRED_PER_SENTENCE = 3
+# Cosine similarity (all-MiniLM-L6-v2) above which a post supports a sentence. On
+# CrisisLex, a paraphrase of a post scores ~0.5-0.7, a sentence on another topic < 0.2.
+MIN_SIMILARITY = 0.5
+
+
+SimilarityFn = Callable[[Sequence[str]], np.ndarray]
 
 
 @dataclass(slots=True, frozen=True)
@@ -30,14 +39,23 @@ class Citation:
     inferred: bool
 
 
-def attribute(answer: str, hits: Sequence[SearchHit]) -> list[Citation]:
-    """Citations for an answer: explicit markers first, then inferred support, no repeats."""
+def attribute(
+    answer: str, hits: Sequence[SearchHit], similarity: SimilarityFn | None = None
+) -> list[Citation]:
+    """Citations for an answer: explicit markers first, then inferred support, no repeats.
+
+    Args:
+        similarity: maps sentences to a (sentences, hits) matrix of cosine
+            similarities; without it, support is judged by shared words alone.
+    """
+    sentences = split_sentences(answer)
+    similarities = similarity(sentences) if similarity and sentences else None
     cited: dict[int, Citation] = {}
-    for sentence in split_sentences(answer):
+    for row, sentence in enumerate(sentences):
         numbers = marker_numbers(sentence, len(hits))
         inferred = not numbers
         if inferred:
-            numbers = supporting_posts(sentence, hits)
+            numbers = supporting_posts(sentence, hits, None if similarities is None else similarities[row])
         for number in numbers:
             if number not in cited or (cited[number].inferred and not inferred):
                 cited[number] = Citation(number, hits[number - 1], inferred)
@@ -59,15 +77,17 @@ def marker_numbers(sentence: str, post_count: int) -> list[int]:
     return numbers
 
 
-def supporting_posts(sentence: str, hits: Sequence[SearchHit]) -> list[int]:
-    """Posts sharing enough content words with the sentence, best first."""
+def supporting_posts(
+    sentence: str, hits: Sequence[SearchHit], similarities: np.ndarray | None = None
+) -> list[int]:
+    """Posts sharing enough content words with the sentence, or close in meaning, best first."""
     words = content_words(_MARKER.sub(" ", sentence))
-    if not words:
-        return []
     scored = []
     for number, hit in enumerate(hits, start=1):
         shared = len(words & content_words(hit.post.text))
-        if shared >= MIN_SHARED_WORDS and shared / len(words) >= MIN_SHARED_FRACTION:
-            scored.append((shared, hit.score, number))
+        lexical = shared >= MIN_SHARED_WORDS and shared / max(len(words), 1) >= MIN_SHARED_FRACTION
+        cosine = float(similarities[number - 1]) if similarities is not None else 0.0
+        if lexical or cosine >= MIN_SIMILARITY:
+            scored.append((cosine, shared, number))
     scored.sort(reverse=True)
     return [number for _, _, number in scored[:MAX_INFERRED_PER_SENTENCE]]

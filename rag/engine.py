@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from index.embedder import Embedder
+from index.records import SearchHit
 from rag.citations import Citation, attribute
 from rag.generation import Generation, Generator
 from rag.prompt import build_prompt
@@ -29,9 +34,10 @@ class Answer:
 class AnswerEngine:
     """Answers questions from indexed posts; owns no resources, only wires parts."""
 
-    def __init__(self, retriever: Retriever, generator: Generator) -> None:
+    def __init__(self, retriever: Retriever, generator: Generator, embedder: Embedder) -> None:
         self._retriever = retriever
         self._generator = generator
+        self._embedder = embedder
 
     async def ask(
         self,
@@ -54,9 +60,20 @@ class AnswerEngine:
             # Nothing to ground an answer in: say so rather than let the model guess.
             return Answer(question, NO_POSTS_ANSWER, [], retrieval, None, timings | {"generate_ms": 0.0})
         generation = await self._generator.generate(build_prompt(question, retrieval.hits))
-        timings["generate_ms"] = _ms(retrieved, time.perf_counter())
-        citations = attribute(generation.text, retrieval.hits)
+        generated = time.perf_counter()
+        citations = await asyncio.to_thread(self._attribute, generation.text, retrieval.hits)
+        timings |= {
+            "generate_ms": _ms(retrieved, generated),
+            "attribute_ms": _ms(generated, time.perf_counter()),
+        }
         return Answer(question, generation.text, citations, retrieval, generation, timings)
+
+    def _attribute(self, text: str, hits: list[SearchHit]) -> list[Citation]:
+        def similarity(sentences: Sequence[str]) -> np.ndarray:
+            vectors = self._embedder.embed([*sentences, *(hit.post.text for hit in hits)])
+            return vectors[: len(sentences)] @ vectors[len(sentences) :].T
+
+        return attribute(text, hits, similarity)
 
 
 def _ms(start: float, end: float) -> float:

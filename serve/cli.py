@@ -34,6 +34,7 @@ def _settings() -> Settings:
     )
     # kafka-python logs every refused connection as an error; ours say what failed.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return Settings()
 
 

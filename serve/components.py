@@ -95,7 +95,7 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
             store,
             retriever,
             generator,
-            AnswerEngine(retriever, generator),
+            AnswerEngine(retriever, generator, embedder),
             ingest,
             index_status,
         )

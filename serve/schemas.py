@@ -68,6 +68,7 @@ class CitationOut(PostOut):
 class AskTimings(BaseModel):
     retrieve_ms: float
     generate_ms: float
+    attribute_ms: float = Field(description="citation attribution after generation")
     total_ms: float
 
 

@@ -34,7 +34,7 @@ class LLMServerConfig(BaseModel):
 
     model_dir: Path | None = None  # default: <cache>/current/llm-model (deploy/setup.sh)
     max_model_len: int = Field(2048, ge=128)
-    kv_cache_gib: int = Field(1, ge=1)
+    kv_cache_mib: int = Field(512, ge=64)
     enforce_eager: bool = True
     dtype: str = "bfloat16"
     extra_args: list[str] = Field(default_factory=list)

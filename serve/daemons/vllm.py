@@ -86,6 +86,8 @@ class VLLMServer:
             str(server.max_model_len),
             "--dtype",
             server.dtype,
+            "--kv-cache-memory-bytes",
+            str(server.kv_cache_mib * 2**20),
         ]
         if server.enforce_eager:
             command.append("--enforce-eager")
@@ -95,7 +97,9 @@ class VLLMServer:
         return {
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
-            "VLLM_CPU_KVCACHE_SPACE": str(self._server.kv_cache_gib),
+            # One process instead of API server + engine core: on 2 cores it starts
+            # sooner, uses ~1 GB less memory and generates faster (measured).
+            "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
             "VLLM_NO_USAGE_STATS": "1",
             "DO_NOT_TRACK": "1",
         }

@@ -43,6 +43,7 @@ def to_response(answer: Answer) -> AskResponse:
         timings=AskTimings(
             retrieve_ms=timings.get("retrieve_ms", 0.0),
             generate_ms=timings.get("generate_ms", 0.0),
-            total_ms=round(timings.get("retrieve_ms", 0.0) + timings.get("generate_ms", 0.0), 2),
+            attribute_ms=timings.get("attribute_ms", 0.0),
+            total_ms=round(sum(timings.values()), 2),
         ),
     )

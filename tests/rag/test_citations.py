@@ -1,3 +1,5 @@
+import numpy as np
+
 from rag.citations import attribute, marker_numbers, split_sentences
 from tests.rag.helpers import hit
 
@@ -30,3 +32,13 @@ def test_explicit_marker_wins_over_inferred_for_same_post():
 
 def test_sentence_split():
     assert split_sentences("One. Two! Three?  ") == ["One.", "Two!", "Three?"]
+
+
+def test_semantic_similarity_supports_a_paraphrase_without_shared_words():
+    def similarity(sentences):
+        assert sentences == ["The race ended in chaos."]
+        return np.array([[0.62, 0.2, 0.05]])
+
+    citations = attribute("The race ended in chaos.", HITS, similarity)
+    assert [(c.hit.post.post_id, c.inferred) for c in citations] == [("a", True)]
+    assert attribute("The race ended in chaos.", HITS, lambda s: np.array([[0.4, 0.2, 0.1]])) == []

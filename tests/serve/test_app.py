@@ -56,7 +56,7 @@ def make_client(generator, broker=(True, "ok")) -> TestClient:
             store,
             retriever,
             generator,
-            AnswerEngine(retriever, generator),
+            AnswerEngine(retriever, generator, embedder),
             None,
             lambda: (True, "ok"),
         )
@@ -71,7 +71,7 @@ def test_ask_returns_answer_citations_and_timings():
     assert body["answer"].startswith("Explosions") and body["generated"]
     assert [c["id"] for c in body["citations"]] == ["1"]
     assert body["citations"][0]["inferred"] is False
-    assert set(body["timings"]) == {"retrieve_ms", "generate_ms", "total_ms"}
+    assert set(body["timings"]) == {"retrieve_ms", "generate_ms", "attribute_ms", "total_ms"}
     assert "[1] @a" in generator.prompts[0].text
 
 

@@ -35,8 +35,10 @@ ONE_SHOTS = {"kafka-init", "replay"}
 IMAGE_HOME = Path("/root/.cache/feedpulse")  # Settings.cache_dir inside the feedpulse image
 PREFIX = "FEEDPULSE_"
 
-_VAR = re.compile(r"\$\$|\$\{(?P<braced>[A-Za-z_]\w*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
-                  r"|\$(?P<bare>[A-Za-z_]\w*)")
+_VAR = re.compile(
+    r"\$\$|\$\{(?P<braced>[A-Za-z_]\w*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
+    r"|\$(?P<bare>[A-Za-z_]\w*)"
+)
 
 
 def interpolate(value: Any, env: dict[str, str]) -> str:
@@ -109,23 +111,21 @@ def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Setti
 def settings_field(name: str) -> tuple[tuple[str, ...], Any]:
     """The field path and annotation ``FEEDPULSE_A__B`` names; AssertionError when none."""
     assert name.startswith(PREFIX), name
-    path = tuple(part.lower() for part in name[len(PREFIX):].split("__"))
+    path = tuple(part.lower() for part in name[len(PREFIX) :].split("__"))
     model: type[BaseModel] = Settings
     for depth, part in enumerate(path):
         assert part in model.model_fields, f"{name}: {model.__name__} has no field {part!r}"
         annotation = model.model_fields[part].annotation
         if depth < len(path) - 1:
             assert isinstance(annotation, type) and issubclass(annotation, BaseModel), (
-                f"{name}: {part!r} is not a nested section")
+                f"{name}: {part!r} is not a nested section"
+            )
             model = annotation
     return path, annotation
 
 
 FEEDPULSE_VARS = sorted(
-    (service, name)
-    for service in SERVICES
-    for name in service_env(service)
-    if name.startswith(PREFIX)
+    (service, name) for service in SERVICES for name in service_env(service) if name.startswith(PREFIX)
 )
 
 
@@ -145,8 +145,15 @@ def test_every_feedpulse_variable_lands_in_a_settings_field(service, name, monke
     assert getattr(parent, path[-1]) == TypeAdapter(annotation).validate_python(value)
 
 
-@pytest.mark.parametrize("name", ["FEEDPULSE_KAFKA__BOOTSTRAP_SERVER", "FEEDPULSE_LLM_BASE_URL",
-                                  "FEEDPULSE_API__PORT__X", "FEEDPULSE_DATUM"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "FEEDPULSE_KAFKA__BOOTSTRAP_SERVER",
+        "FEEDPULSE_LLM_BASE_URL",
+        "FEEDPULSE_API__PORT__X",
+        "FEEDPULSE_DATUM",
+    ],
+)
 def test_the_field_lookup_rejects_names_settings_would_ignore(name):
     with pytest.raises(AssertionError):
         settings_field(name)
@@ -205,7 +212,10 @@ def _created_topics() -> dict[str, tuple[int, int, dict[str, str]]]:
         words = shlex.split(line)
         configs = dict(words[i + 1].split("=", 1) for i, w in enumerate(words) if w == "--config")
         topics[option(words, "--topic")] = (
-            int(option(words, "--partitions")), int(option(words, "--replication-factor")), configs)
+            int(option(words, "--partitions")),
+            int(option(words, "--replication-factor")),
+            configs,
+        )
     return topics
 
 
@@ -253,7 +263,7 @@ def test_vllm_cpu_runs_what_feedpulse_llm_start_runs():
     expected[expected.index("--host") + 1] = "0.0.0.0"  # listen beyond the container
     assert command("vllm-cpu") == expected
     env = service_env("vllm-cpu")
-    assert env["VLLM_CPU_KVCACHE_SPACE"] == server.environment()["VLLM_CPU_KVCACHE_SPACE"]
+    assert env["VLLM_ENABLE_V1_MULTIPROCESSING"] == server.environment()["VLLM_ENABLE_V1_MULTIPROCESSING"]
 
 
 def test_long_running_services_have_healthchecks_and_one_shots_do_not_restart():
@@ -324,8 +334,11 @@ def test_the_image_is_built_by_a_dockerfile_that_runs_setup_and_puts_the_venv_on
     venv = IMAGE_HOME / "current" / "venv"
     assert re.search(rf"^ENV FEEDPULSE_VENV={re.escape(str(venv))}$", dockerfile, re.M)
     assert "PATH=${FEEDPULSE_VENV}/bin:" in dockerfile
-    probes = [healthcheck_url(name) for name, service in SERVICES.items() if "build" in service
-              and "curl" in str(service.get("healthcheck", {}).get("test"))]
+    probes = [
+        healthcheck_url(name)
+        for name, service in SERVICES.items()
+        if "build" in service and "curl" in str(service.get("healthcheck", {}).get("test"))
+    ]
     assert not probes or re.search(r"apt-get install[^\n]*\bcurl\b", dockerfile), "no curl"
 
 
