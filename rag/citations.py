@@ -15,12 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.records import SearchHit
-from rag.text import content_words
+from rag.text import content_words, split_sentences
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 MIN_SHARED_WORDS = 2
-MIN_SHARED_FRACTION = 0.3
+MIN_SHARED_FRACTION = 0.5
 MAX_INFERRED_PER_SENTENCE = 3
 # Cosine similarity (all-MiniLM-L6-v2) above which a post supports a sentence. On
 # CrisisLex, a paraphrase of a post scores ~0.5-0.7, a sentence on another topic < 0.2.
@@ -60,10 +59,6 @@ def attribute(
             if number not in cited or (cited[number].inferred and not inferred):
                 cited[number] = Citation(number, hits[number - 1], inferred)
     return sorted(cited.values(), key=lambda c: (c.inferred, c.number))
-
-
-def split_sentences(text: str) -> list[str]:
-    return [part.strip() for part in _SENTENCE_END.split(text) if part.strip()]
 
 
 def marker_numbers(sentence: str, post_count: int) -> list[int]:

@@ -15,6 +15,7 @@ from rag.citations import Citation, attribute
 from rag.generation import Generation, Generator
 from rag.prompt import build_prompt
 from rag.retrieval import Retrieval, Retriever
+from rag.text import tidy_answer
 
 NO_POSTS_ANSWER = "No indexed posts match this question in the searched time window."
 
@@ -61,12 +62,13 @@ class AnswerEngine:
             return Answer(question, NO_POSTS_ANSWER, [], retrieval, None, timings | {"generate_ms": 0.0})
         generation = await self._generator.generate(build_prompt(question, retrieval.hits))
         generated = time.perf_counter()
-        citations = await asyncio.to_thread(self._attribute, generation.text, retrieval.hits)
+        text = tidy_answer(generation.text, truncated=generation.finish_reason == "length")
+        citations = await asyncio.to_thread(self._attribute, text, retrieval.hits)
         timings |= {
             "generate_ms": _ms(retrieved, generated),
             "attribute_ms": _ms(generated, time.perf_counter()),
         }
-        return Answer(question, generation.text, citations, retrieval, generation, timings)
+        return Answer(question, text, citations, retrieval, generation, timings)
 
     def _attribute(self, text: str, hits: list[SearchHit]) -> list[Citation]:
         def similarity(sentences: Sequence[str]) -> np.ndarray:

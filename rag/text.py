@@ -7,6 +7,7 @@ import re
 _URL = re.compile(r"https?://\S+")
 _REPOST = re.compile(r"^\s*RT\s+@\w+:?\s*", re.IGNORECASE)
 _MENTION = re.compile(r"@\w+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[a-z0-9][a-z0-9']+")
 STOPWORDS = frozenset(
     [
@@ -158,3 +159,20 @@ def dedup_key(text: str) -> str:
 def is_repost(text: str) -> bool:
     """Whether the text starts with a ``RT @user:`` prefix."""
     return bool(_REPOST.match(text))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a short answer (split after . ! ? followed by white space)."""
+    return [part.strip() for part in _SENTENCE_END.split(text) if part.strip()]
+
+
+def tidy_answer(text: str, truncated: bool) -> str:
+    """Drop sentences a greedy small model repeated, and a sentence cut off by max_tokens."""
+    sentences = split_sentences(text)
+    if truncated and len(sentences) > 1 and not sentences[-1].endswith((".", "!", "?", "]")):
+        sentences = sentences[:-1]
+    kept: list[str] = []
+    for sentence in sentences:
+        if sentence.lower() not in {seen.lower() for seen in kept}:
+            kept.append(sentence)
+    return " ".join(kept)

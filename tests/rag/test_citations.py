@@ -1,6 +1,7 @@
 import numpy as np
 
-from rag.citations import attribute, marker_numbers, split_sentences
+from rag.citations import attribute, marker_numbers
+from rag.text import split_sentences
 from tests.rag.helpers import hit
 
 HITS = [
