@@ -97,9 +97,6 @@ class VLLMServer:
         return {
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
-            # One process instead of API server + engine core: on 2 cores it starts
-            # sooner, uses ~1 GB less memory and generates faster (measured).
-            "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
             "VLLM_NO_USAGE_STATS": "1",
             "DO_NOT_TRACK": "1",
         }
