@@ -2,7 +2,7 @@
 # Heavy installs (venv, Kafka jars, converted LLM) are cached under $(CACHE),
 # keyed by hashes of what defines them; deploy/setup.sh is fast when cached.
 
-CACHE ?= $(HOME)/.cache/feedpulse
+CACHE ?= $(or $(FEEDPULSE_CACHE_DIR),$(HOME)/.cache/feedpulse)
 VENV := $(CACHE)/current/venv
 PY := $(VENV)/bin/python
 export FEEDPULSE_CACHE_DIR := $(CACHE)
