@@ -23,7 +23,8 @@ test-unit: setup
 	$(PY) -m pytest -p no:cacheprovider -m "not slow" tests
 
 lint: setup
-	$(VENV)/bin/ruff check ingest index rag serve tests bench
+	$(VENV)/bin/ruff check ingest index rag serve tests bench deploy
+	$(VENV)/bin/ruff format --check ingest index rag serve tests bench deploy
 
 ## make demo: broker + vLLM + ingest/API, replays real posts, prints the URL and an answer.
 demo: setup
@@ -34,4 +35,4 @@ stop:
 	-$(VENV)/bin/feedpulse kafka stop
 
 bench: setup
-	$(PY) bench/embedding_throughput.py
+	$(PY) bench/ingest_rate.py

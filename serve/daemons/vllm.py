@@ -19,6 +19,28 @@ from serve.daemons.errors import DaemonNotInstalled
 from serve.daemons.process import Daemon, DaemonStatus, require_free_port
 from serve.settings import LLMServerConfig
 
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The CPU feature flags the kernel reports (empty where there is no /proc/cpuinfo)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
+
+
+def resolve_dtype(dtype: str, flags: frozenset[str] | None = None) -> str:
+    """``auto`` becomes bfloat16 on CPUs with native bf16 math, float32 elsewhere."""
+    if dtype != "auto":
+        return dtype
+    flags = cpu_flags() if flags is None else flags
+    return "bfloat16" if flags & NATIVE_BF16_FLAGS else "float32"
+
 
 @dataclass(slots=True, frozen=True)
 class LLMStarted:
@@ -85,7 +107,7 @@ class VLLMServer:
             "--max-model-len",
             str(server.max_model_len),
             "--dtype",
-            server.dtype,
+            resolve_dtype(server.dtype),
             "--kv-cache-memory-bytes",
             str(server.kv_cache_mib * 2**20),
         ]
@@ -98,6 +120,9 @@ class VLLMServer:
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "VLLM_NO_USAGE_STATS": "1",
+            # The engine core runs the model itself instead of spawning one more worker
+            # process: faster start, ~0.6 GB less memory and faster decode on CPU.
+            "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
             "DO_NOT_TRACK": "1",
         }
 

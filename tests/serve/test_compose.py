@@ -256,14 +256,14 @@ def test_the_documented_cpu_overrides_point_feedpulse_at_vllm_cpu(monkeypatch):
 
 def test_vllm_cpu_runs_what_feedpulse_llm_start_runs():
     llm = LLMConfig(base_url="http://vllm-cpu:8000/v1", model="gemma3-270m")
-    settings = Settings(cache_dir=IMAGE_HOME, llm=llm)
+    settings = Settings(cache_dir=IMAGE_HOME, llm=llm, llm_server={"dtype": "float32"})
     server = VLLMServer(settings.llm, settings.llm_server, settings.run_dir)
     expected = server.command(settings.llm_server.model_dir)
     expected[0] = "python"
     expected[expected.index("--host") + 1] = "0.0.0.0"  # listen beyond the container
     assert command("vllm-cpu") == expected
     env = service_env("vllm-cpu")
-    for name in ("HF_HUB_OFFLINE", "VLLM_NO_USAGE_STATS"):
+    for name in ("HF_HUB_OFFLINE", "VLLM_NO_USAGE_STATS", "VLLM_ENABLE_V1_MULTIPROCESSING"):
         assert env.get(name) == server.environment()[name], name
 
 

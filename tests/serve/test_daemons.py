@@ -6,7 +6,7 @@ import pytest
 from serve.daemons.errors import DaemonNotInstalled, DaemonStartFailed, PortBusy
 from serve.daemons.kafka import KafkaBroker, StaleDataDir
 from serve.daemons.process import Daemon, split_host_port
-from serve.daemons.vllm import VLLMServer
+from serve.daemons.vllm import VLLMServer, cpu_flags, resolve_dtype
 from serve.settings import Settings
 
 
@@ -69,6 +69,17 @@ def test_vllm_command_uses_the_module_entrypoint(tmp_path):
     assert command[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
     assert command[command.index("--port") + 1] == "8123"
     assert command[command.index("--served-model-name") + 1] == "m"
+
+
+def test_auto_dtype_is_bf16_only_where_the_cpu_computes_it_natively(tmp_path):
+    assert resolve_dtype("auto", frozenset({"avx2", "avx512_bf16"})) == "bfloat16"
+    assert resolve_dtype("auto", frozenset({"avx2", "amx_bf16"})) == "bfloat16"
+    assert resolve_dtype("auto", frozenset({"avx2", "fma"})) == "float32"
+    assert resolve_dtype("float16", frozenset()) == "float16"
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx512_bf16 amx_tile\n")
+    assert "avx512_bf16" in cpu_flags(cpuinfo)
+    assert cpu_flags(tmp_path / "missing") == frozenset()
 
 
 def test_split_host_port():
