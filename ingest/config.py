@@ -19,4 +19,6 @@ class IngestConfig(BaseModel):
 
     batch_max_posts: int = Field(256, ge=1)
     batch_max_wait_ms: int = Field(100, ge=1)
+    # Batches decoded and waiting while one is embedded: more smooths bursts, costs memory.
+    pipeline_depth: int = Field(2, ge=1)
     lag_refresh_s: float = Field(2.0, gt=0)

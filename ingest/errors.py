@@ -3,7 +3,8 @@
 IngestError
 ├── InvalidRecord      a Kafka record that cannot become a post or a delete (goes to the DLQ)
 ├── BrokerUnavailable  the broker cannot be reached or refused a request
-└── DatasetError       a replay source is missing or malformed
+├── DatasetError       a replay source is missing or malformed
+└── IngestStageFailed  the embed/index stage failed on a batch (ingest reconnects and re-reads)
 """
 
 
@@ -21,3 +22,7 @@ class BrokerUnavailable(IngestError):
 
 class DatasetError(IngestError):
     """A replay data set is missing or malformed."""
+
+
+class IngestStageFailed(IngestError):
+    """The embed/index stage failed on a batch; nothing past it was committed."""

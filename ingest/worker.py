@@ -1,8 +1,10 @@
-"""The ingest loop: poll → decode → embed → index → dead letters → commit.
+"""The ingest loop: poll → decode → [embed → dead letters → index] → commit.
 
-Offsets are committed only after the batch is in the index and its dead letters
-are acknowledged, so a crash re-reads (and idempotently re-applies) instead of
-losing posts. A stop event ends the loop after the batch in hand.
+Polling and decoding run on the consumer thread; embedding and indexing run on
+the index stage's thread (``ingest.pipeline``), so the two overlap. Offsets are
+committed only for batches that are in the index with their dead letters
+acknowledged, so a crash re-reads (and idempotently re-applies) instead of
+losing posts. A stop event closes the batch in hand and finishes it.
 """
 
 from __future__ import annotations
@@ -11,36 +13,23 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-import numpy as np
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata
 
 from index.embedder import Embedder
-from index.errors import EmbedderError
 from index.store import PostStore
-from ingest.batch import DecodedBatch, dead_letter, decode_batch, to_record
+from ingest.batch import decode_batch
+from ingest.batching import BatchPolicy, collect_batch
 from ingest.config import IngestConfig, KafkaConfig
 from ingest.dlq import DeadLetterWriter
-from ingest.errors import BrokerUnavailable
+from ingest.errors import BrokerUnavailable, IngestStageFailed
+from ingest.metrics import IngestMetrics
+from ingest.pipeline import IndexStage, IngestProgress, StageParts
 
 log = logging.getLogger(__name__)
 RETRY_BACKOFF_S = 2.0
-
-
-@dataclass(slots=True)
-class IngestProgress:
-    """Counters the API reports; replaced field by field by the worker thread."""
-
-    batches: int = 0
-    posts_indexed: int = 0
-    posts_deleted: int = 0
-    dead_letters: int = 0
-    consumer_lag: dict[int, int] = field(default_factory=dict)
-    connected: bool = False
-    last_error: str | None = None
+__all__ = ["IngestProgress", "IngestService", "IngestWorker", "ResumeFromIndex"]
 
 
 class IngestWorker:
@@ -53,12 +42,15 @@ class IngestWorker:
         embedder: Embedder,
         store: PostStore,
         on_batch: Callable[[], None] | None = None,
+        metrics: IngestMetrics | None = None,
     ) -> None:
         self._kafka = kafka
         self._config = config
         self._embedder = embedder
         self._store = store
         self._on_batch = on_batch
+        self._metrics = metrics
+        self._policy = BatchPolicy(config.batch_max_posts, config.batch_max_wait_ms / 1000)
         self.progress = IngestProgress()
         self._lag_checked = 0.0
 
@@ -73,7 +65,7 @@ class IngestWorker:
                 continue
             try:
                 self._consume(consumer, DeadLetterWriter(producer, self._kafka), stop)
-            except (KafkaError, BrokerUnavailable) as exc:
+            except (KafkaError, BrokerUnavailable, IngestStageFailed) as exc:
                 self._note_error(f"consumer failed, reconnecting: {exc}")
                 stop.wait(RETRY_BACKOFF_S)
             finally:
@@ -93,84 +85,30 @@ class IngestWorker:
             max_poll_records=self._config.batch_max_posts,
             **common,
         )
-        consumer.subscribe([self._kafka.topic], listener=ResumeFromIndex(consumer, self._store))
         producer = KafkaProducer(acks="all", linger_ms=5, client_id="feedpulse-dlq", **common)
         self.progress.connected = True
         self.progress.last_error = None
-        log.info("ingest consuming %s as group %s", self._kafka.topic, self._kafka.group_id)
         return consumer, producer
 
     def _consume(self, consumer: KafkaConsumer, dlq: DeadLetterWriter, stop: threading.Event) -> None:
-        while not stop.is_set():
-            records = self._poll_batch(consumer, stop)
-            if records:
-                self._process(decode_batch(records), dlq)
-                consumer.commit(self._commit_offsets(records))
-                if self._on_batch:
-                    self._on_batch()
-            self._refresh_lag(consumer)
-
-    def _poll_batch(self, consumer: KafkaConsumer, stop: threading.Event) -> list:
-        """Collect records until max posts, or max wait after the first one arrives."""
-        records: list = []
-        deadline = None
-        while len(records) < self._config.batch_max_posts and not stop.is_set():
-            wait_ms = 200 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
-            polled = consumer.poll(
-                timeout_ms=wait_ms, max_records=self._config.batch_max_posts - len(records)
-            )
-            for partition_records in polled.values():
-                records.extend(partition_records)
-            if records and deadline is None:
-                deadline = time.monotonic() + self._config.batch_max_wait_ms / 1000
-            if not records and not polled:
-                return records
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-        return records
-
-    def _process(self, batch: DecodedBatch, dlq: DeadLetterWriter) -> None:
-        self._embed_and_apply(batch)
-        for letter in batch.dead:
-            dlq.send(letter)
-        dlq.flush()
-        progress = self.progress
-        progress.batches += 1
-        progress.posts_indexed += len(batch.upserts)
-        progress.posts_deleted += len(batch.deletes)
-        progress.dead_letters += len(batch.dead)
-
-    def _embed_and_apply(self, batch: DecodedBatch) -> None:
-        items = list(batch.upserts.values())
-        try:
-            vectors = self._embedder.embed([post.text for post, _ in items])
-        except EmbedderError:
-            items, vectors = self._embed_one_by_one(batch, items)
-        now = time.time()
-        records = [to_record(post, source, now) for post, source in items]
-        self._store.apply(records, vectors, sorted(batch.deletes), batch.next_offsets)
-
-    def _embed_one_by_one(self, batch: DecodedBatch, items: list) -> tuple[list, np.ndarray]:
-        """A batch failed: embed posts singly so only the bad ones become dead letters."""
-        kept, rows = [], []
-        for post, source in items:
-            try:
-                rows.append(self._embedder.embed([post.text])[0])
-                kept.append((post, source))
-            except EmbedderError as exc:
-                batch.dead.append(dead_letter(source, f"embedding failed: {exc}"))
-        vectors = np.stack(rows) if rows else np.empty((0, self._embedder.dim), np.float32)
-        return kept, vectors
+        parts = StageParts(self._embedder, self._store, dlq, self.progress, self._metrics, self._on_batch)
+        with IndexStage(parts, self._config.pipeline_depth) as stage:
+            consumer.subscribe([self._kafka.topic], listener=ResumeFromIndex(consumer, self._store, stage))
+            log.info("ingest consuming %s as group %s", self._kafka.topic, self._kafka.group_id)
+            while not stop.is_set():
+                records = collect_batch(lambda t, n: _poll(consumer, t, n), self._policy, stop)
+                if records:
+                    stage.submit(decode_batch(records), records)
+                self._commit(consumer, stage)
+                self._refresh_lag(consumer)
+            stage.drain()  # the batches in hand at shutdown are finished, then committed
+            self._commit(consumer, stage)
 
     @staticmethod
-    def _commit_offsets(records: list) -> dict[TopicPartition, OffsetAndMetadata]:
-        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            current = offsets.get(tp)
-            if current is None or record.offset + 1 > current.offset:
-                offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
-        return offsets
+    def _commit(consumer: KafkaConsumer, stage: IndexStage) -> None:
+        offsets = stage.take_done()
+        if offsets:
+            consumer.commit(offsets)
 
     def _refresh_lag(self, consumer: KafkaConsumer) -> None:
         if time.monotonic() - self._lag_checked < self._config.lag_refresh_s:
@@ -183,10 +121,17 @@ class IngestWorker:
         self.progress.consumer_lag = {
             tp.partition: max(0, ends[tp] - consumer.position(tp)) for tp in sorted(assigned)
         }
+        if self._metrics:
+            self._metrics.set_lag(self.progress.consumer_lag)
 
     def _note_error(self, message: str) -> None:
         self.progress.last_error = message
         log.warning("%s", message)
+
+
+def _poll(consumer: KafkaConsumer, timeout_s: float, max_records: int) -> list:
+    polled = consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max(1, max_records))
+    return [record for partition_records in polled.values() for record in partition_records]
 
 
 class ResumeFromIndex(ConsumerRebalanceListener):
@@ -198,15 +143,20 @@ class ResumeFromIndex(ConsumerRebalanceListener):
     report progress (consumer lag) to the outside.
     """
 
-    def __init__(self, consumer: KafkaConsumer, store: PostStore) -> None:
+    def __init__(self, consumer: KafkaConsumer, store: PostStore, stage: IndexStage) -> None:
         self._consumer = consumer
         self._store = store
+        self._stage = stage
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        # Nothing pending: offsets are committed after every batch.
-        return
+        # Finish what is in flight so its offsets are committed by the partitions' owner.
+        self._stage.drain()
+        offsets = self._stage.take_done()
+        if offsets:
+            self._consumer.commit(offsets)
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._stage.drain()  # the index's offsets must include every batch in flight
         applied = self._store.stats().applied_offsets
         for tp in assigned:
             if tp.partition in applied:

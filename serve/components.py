@@ -9,9 +9,12 @@ from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextma
 from dataclasses import dataclass
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, Gauge
+
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.snapshot import SnapshotFollower, SnapshotScheduler, restore_latest
 from index.store import PostStore
+from ingest.metrics import IngestMetrics
 from ingest.topics import broker_reachable
 from ingest.worker import IngestService, IngestWorker
 from rag.engine import AnswerEngine
@@ -34,13 +37,16 @@ class Components:
     engine: AnswerEngine
     ingest: IngestService | None
     index_status: Callable[[], tuple[bool, str]]
+    registry: CollectorRegistry  # what GET /metrics exports
 
     async def broker_status(self) -> tuple[bool, str]:
         return await asyncio.to_thread(broker_reachable, self.settings.kafka)
 
 
 @contextmanager
-def indexing(settings: Settings, embedder: Embedder, store: PostStore) -> Iterator[IngestService]:
+def indexing(
+    settings: Settings, embedder: Embedder, store: PostStore, registry: CollectorRegistry
+) -> Iterator[IngestService]:
     """Restore the newest snapshot, consume from its offsets, snapshot periodically and at exit."""
     scheduler = None
     if settings.index.snapshots:
@@ -59,6 +65,7 @@ def indexing(settings: Settings, embedder: Embedder, store: PostStore) -> Iterat
         embedder,
         store,
         on_batch=scheduler.after_batch if scheduler else None,
+        metrics=IngestMetrics(registry),
     )
     with IngestService(worker) as service:
         try:
@@ -77,10 +84,14 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
         store = PostStore(embedder.dim)
         generator = await stack.enter_async_context(VLLMGenerator(settings.llm))
         retriever = Retriever(embedder, store, settings.retrieval)
+        registry = CollectorRegistry()
+        Gauge("feedpulse_index_posts", "Live posts in the index", registry=registry).set_function(
+            lambda: len(store)
+        )
         ingest = None
         index_status = _always_ready
         if run_ingest:
-            ingest = stack.enter_context(indexing(settings, embedder, store))
+            ingest = stack.enter_context(indexing(settings, embedder, store, registry))
         else:
             follower = stack.enter_context(
                 SnapshotFollower(
@@ -98,6 +109,7 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
             AnswerEngine(retriever, generator, embedder),
             ingest,
             index_status,
+            registry,
         )
 
 
@@ -110,4 +122,5 @@ def ingest_only(settings: Settings) -> Iterator[IngestService]:
     """The worker without HTTP, for ``feedpulse ingest``."""
     with ExitStack() as stack:
         embedder = SentenceTransformerEmbedder(settings.embedder)
-        yield stack.enter_context(indexing(settings, embedder, PostStore(embedder.dim)))
+        store = PostStore(embedder.dim)
+        yield stack.enter_context(indexing(settings, embedder, store, CollectorRegistry()))

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 
 from index.records import PostRecord
 from index.store import PostStore
@@ -59,6 +60,7 @@ def make_client(generator, broker=(True, "ok")) -> TestClient:
             AnswerEngine(retriever, generator, embedder),
             None,
             lambda: (True, "ok"),
+            CollectorRegistry(),
         )
 
     return TestClient(create_app(settings, components=factory))
@@ -152,3 +154,10 @@ def test_web_page_is_served():
     with make_client(ScriptedGenerator("x")) as client:
         response = client.get("/")
     assert response.status_code == 200 and "feedpulse" in response.text.lower()
+
+
+def test_metrics_are_served_in_prometheus_text_format():
+    with make_client(ScriptedGenerator("x")) as client:
+        response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
