@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import socket
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from serve.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -50,3 +58,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def bench_broker(topic: str = "bench-posts") -> Iterator[Settings]:
+    """A throwaway KRaft broker on free ports, with state in a temp dir; yields its settings."""
+    from ingest.topics import ensure_topics
+    from serve.daemons.kafka import KafkaBroker
+    from serve.settings import Settings
+
+    state = Path(tempfile.mkdtemp(prefix="feedpulse-bench-"))
+    settings = Settings(
+        cache_dir=state,
+        kafka={"bootstrap_servers": f"127.0.0.1:{free_port()}", "topic": topic},
+        broker={"controller_port": free_port(), "libs_dir": Settings().cache_dir / "current" / "kafka-libs"},
+        index={"snapshots": False},
+    )
+    broker = KafkaBroker(settings.kafka, settings.broker, settings.run_dir)
+    broker.start()
+    try:
+        ensure_topics(settings.kafka)
+        yield settings
+    finally:
+        broker.stop()
+        shutil.rmtree(state, ignore_errors=True)

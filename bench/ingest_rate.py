@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,15 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rich.console import Console
 from rich.table import Table
 
-from bench.common import free_port, write_result
+from bench.common import bench_broker, write_result
 from index.config import EmbedderConfig
 from index.embedder import SentenceTransformerEmbedder
 from index.store import PostStore
 from ingest.crisislex import data_dir
 from ingest.replay import Replayer, load_posts
-from ingest.topics import ensure_topics
 from ingest.worker import IngestWorker
-from serve.daemons.kafka import KafkaBroker
 from serve.settings import Settings
 
 
@@ -62,16 +59,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=5000)
     args = parser.parse_args()
     console = Console()
-    state = Path(tempfile.mkdtemp(prefix="feedpulse-bench-"))
-    settings = Settings(
-        cache_dir=state,
-        kafka={"bootstrap_servers": f"127.0.0.1:{free_port()}", "topic": "bench-posts"},
-        broker={"controller_port": free_port(), "libs_dir": Settings().cache_dir / "current" / "kafka-libs"},
-    )
-    broker = KafkaBroker(settings.kafka, settings.broker, settings.run_dir)
-    broker.start()
-    try:
-        ensure_topics(settings.kafka)
+    with bench_broker() as settings:
         posts = load_posts([data_dir(settings.data)], args.posts, rebase_now=True)
         with Replayer(settings.kafka) as replayer:
             replayer.replay(posts)
@@ -80,8 +68,6 @@ def main() -> None:
         embedder.embed(texts[:64])  # warm-up
         baseline = embed_only(embedder, texts, settings.ingest.batch_max_posts)
         rate = ingest(settings, embedder, len({p.id for p in posts}))
-    finally:
-        broker.stop()
     table = Table("measure", "posts/s")
     table.add_row("embedder alone (baseline)", f"{baseline:,.0f}")
     table.add_row("Kafka → embed → FAISS (ingest)", f"{rate:,.0f}")
