@@ -12,6 +12,10 @@ class KafkaConfig(BaseModel):
     partitions: int = Field(6, ge=1)
     group_id: str = "feedpulse-indexer"
     request_timeout_ms: int = Field(10_000, ge=1_000)
+    # A member that stops polling holds a rebalance this long (kafka-python's default is 300 s);
+    # one batch takes seconds, so a minute is ample and a restarted worker gets its partitions sooner.
+    max_poll_interval_ms: int = Field(60_000, ge=10_000)
+    session_timeout_ms: int = Field(10_000, ge=6_000)
 
 
 class IngestConfig(BaseModel):

@@ -83,6 +83,8 @@ class IngestWorker:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._config.batch_max_posts,
+            max_poll_interval_ms=self._kafka.max_poll_interval_ms,
+            session_timeout_ms=self._kafka.session_timeout_ms,
             **common,
         )
         producer = KafkaProducer(acks="all", linger_ms=5, client_id="feedpulse-dlq", **common)

@@ -45,9 +45,11 @@ def test_readyz_follows_broker_and_llm(base_settings, llm_server, tmp_path):
             own_broker.start()
             wait_for(lambda: client.get("/readyz").status_code == 200, 30, "ready again")
 
+        # Another group: the first app's member may still hold the partitions after the broker restart.
         dead_llm = settings.model_copy(
             update={
                 "llm": settings.llm.model_copy(update={"base_url": f"http://127.0.0.1:{free_port()}/v1"}),
+                "kafka": settings.kafka.model_copy(update={"group_id": "readiness-second-app"}),
             }
         )
         with running_api(dead_llm) as client:
