@@ -6,6 +6,7 @@ already running before it is left alone.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from contextlib import ExitStack
@@ -26,6 +27,7 @@ from serve.settings import Settings
 
 def run_demo(settings: Settings, event: str, question: str, console: Console) -> None:
     """Start everything, replay ``event`` rebased to now, ask ``question``, then wait for Ctrl-C."""
+    stop_on_signals()
     with ExitStack() as started:
         broker = KafkaBroker(settings.kafka, settings.broker, settings.run_dir)
         _start(console, "Kafka broker", broker.start, broker.stop, started)
@@ -50,6 +52,16 @@ def run_demo(settings: Settings, event: str, question: str, console: Console) ->
             console.print(f"[red]the API exited:[/]\n{api.log_tail()}")
         except KeyboardInterrupt:
             console.print("stopping …")
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both unwind the demo, so everything it started is stopped.
+
+    Python leaves SIGINT ignored when it started ignored (a background job), and
+    SIGTERM would kill it without running the ExitStack's callbacks.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def _start(console: Console, what: str, start, stop, started: ExitStack) -> None:
