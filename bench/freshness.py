@@ -73,7 +73,7 @@ def measure_rate(settings: Settings, embedder: Embedder, texts: list[str], rate:
         update={"topic": f"fresh-{int(rate)}-{uuid.uuid4().hex[:6]}", "group_id": uuid.uuid4().hex}
     )
     ensure_topics(kafka)
-    store = PostStore(embedder.dim)
+    store = PostStore(embedder.dim, settings.index)
     worker = IngestWorker(kafka, settings.ingest, embedder, store)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), name="ingest")

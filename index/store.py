@@ -1,21 +1,28 @@
 """The vector store: FAISS inner product over normalised vectors, plus post metadata.
 
-Each post gets an int64 slot id for FAISS (``IndexIDMap2`` over ``IndexFlatIP``);
-metadata, creation times and liveness are kept per slot so that time windows
-become a FAISS id-selector bitmap. One writer (ingest) and many readers (API)
+Each post gets an int64 slot id for FAISS: exact (``IndexIDMap2`` over ``IndexFlatIP``)
+or, for large stores, approximate (``IndexIVFFlat``); ``index/ann.py`` picks and
+retrains it. Metadata, creation times and liveness are kept per slot so that time
+windows become a FAISS id-selector bitmap. One writer (ingest) and many readers (API)
 share it through a readers-writer lock.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import faiss
 import numpy as np
 
+from index import ann
+from index.config import IndexConfig
 from index.records import IndexStats, PostRecord, SearchHit
 from index.rwlock import ReadWriteLock
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True, frozen=True)
@@ -39,10 +46,14 @@ class ApplyResult:
 class PostStore:
     """Posts and their vectors, searchable by similarity within a creation-time window."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, config: IndexConfig | None = None) -> None:
         self.dim = dim
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._config = config or IndexConfig()
+        self._index = ann.new_flat(dim)
+        self._layout = ann.layout_of(self._index)
         self._lock = ReadWriteLock()
+        self._writing = threading.Lock()  # serialises writers; a rebuild runs outside self._lock
+        self._live_bits: np.ndarray | None = None  # packed self._live, cached between writes
         self._records: list[PostRecord | None] = []
         self._slot_of: dict[str, int] = {}
         self._created = np.zeros(1024, dtype=np.float64)
@@ -71,12 +82,26 @@ class PostStore:
         if len(upserts) != len(vectors):
             raise ValueError(f"{len(upserts)} upserts but {len(vectors)} vectors")
         upserts, vectors = _last_per_id(upserts, vectors)
+        with self._writing:
+            result = self._apply(upserts, vectors, deletes, offsets)
+            self._maybe_rebuild()
+        return result
+
+    def _apply(
+        self,
+        upserts: Sequence[PostRecord],
+        vectors: np.ndarray,
+        deletes: Sequence[str],
+        offsets: Mapping[int, int] | None,
+    ) -> ApplyResult:
         with self._lock.write():
+            self._live_bits = None
             replaced = self._remove_slots([r.post_id for r in upserts], forget=False)
             added = len(upserts) - replaced
             if upserts:
                 slots = np.array([self._claim_slot(r) for r in upserts], dtype=np.int64)
                 self._index.add_with_ids(np.ascontiguousarray(vectors, np.float32), slots)
+                self._layout = self._layout.grown(len(slots))
             deleted = self._remove_slots(deletes, forget=True)
             if offsets:
                 self._offsets.update(offsets)
@@ -85,19 +110,17 @@ class PostStore:
     def search(
         self, query: np.ndarray, k: int, since: float | None = None, until: float | None = None
     ) -> list[SearchHit]:
-        """Top-k live posts by cosine similarity, created within [since, until] (Unix s)."""
+        """Top-k live posts by cosine similarity, created within [since, until] (Unix s).
+
+        Exact while the store is flat; approximate once it is IVF (``index/ann.py``).
+        """
         with self._lock.read():
-            used = len(self._records)
-            window = self._live[:used].copy()
-            if since is not None:
-                window &= self._created[:used] >= since
-            if until is not None:
-                window &= self._created[:used] <= until
-            candidates = int(window.sum())
+            candidates, bitmap = self._window(since, until)
             if not candidates or k <= 0:
                 return []
-            bitmap = np.packbits(window, bitorder="little")
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(used, faiss.swig_ptr(bitmap)))
+            selector = None if bitmap is None else faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+            fraction = candidates / max(self._index.ntotal, 1)
+            params = ann.search_params(self._index, selector, fraction, self._config.nprobe)
             scores, slots = self._index.search(
                 np.ascontiguousarray(query.reshape(1, -1), np.float32), min(k, candidates), params=params
             )
@@ -131,7 +154,7 @@ class PostStore:
             return StoreState(faiss.serialize_index(self._index), list(self._records), dict(self._offsets))
 
     def restore(self, state: StoreState) -> None:
-        """Replace everything with a previously exported state."""
+        """Replace everything with a previously exported state (flat or IVF, as it was exported)."""
         index = faiss.deserialize_index(state.index_bytes)
         if index.d != self.dim:
             raise ValueError(f"state has dimension {index.d}, store has {self.dim}")
@@ -144,12 +167,48 @@ class PostStore:
                 slot_of[record.post_id] = slot
                 created[slot] = record.created_at
                 live[slot] = True
-        with self._lock.write():
-            self._index = index
+        with self._writing, self._lock.write():
+            self._index, self._layout = index, ann.layout_of(index)
             self._records = list(state.records)
             self._slot_of = slot_of
-            self._created, self._live = created, live
+            self._created, self._live, self._live_bits = created, live, None
             self._offsets = dict(state.offsets)
+
+    def _window(self, since: float | None, until: float | None) -> tuple[int, np.ndarray | None]:
+        """Live posts in the window, and the slot bitmap to search (None: every indexed vector)."""
+        used = len(self._records)
+        if since is None and until is None:
+            live = len(self._slot_of)
+            if live == used:
+                return live, None
+            if self._live_bits is None:  # racing readers compute the same bits
+                self._live_bits = np.packbits(self._live[:used], bitorder="little")
+            return live, self._live_bits
+        window = self._live[:used].copy()
+        if since is not None:
+            window &= self._created[:used] >= since
+        if until is not None:
+            window &= self._created[:used] <= until
+        count = int(np.count_nonzero(window))
+        return count, None if count == used else np.packbits(window, bitorder="little")
+
+    def _maybe_rebuild(self) -> None:
+        """Move to the index ``ann.plan`` asks for; readers use the old one until the swap.
+
+        Only the writer (holding ``self._writing``) changes the index, so reading it
+        here without the write lock is safe.
+        """
+        nlist = ann.plan(self._config, len(self._slot_of), self._layout)
+        if nlist is None:
+            return
+        try:
+            index = ann.rebuild(self._index, nlist)
+        except (RuntimeError, MemoryError):  # the old index still answers; try again after the next batch
+            log.exception("cannot rebuild the index with nlist=%d; keeping the current one", nlist)
+            return
+        with self._lock.write():
+            self._index, self._layout = index, ann.Layout(nlist, int(index.ntotal))
+        ann.release_freed_memory()
 
     def _claim_slot(self, record: PostRecord) -> int:
         slot = self._slot_of.get(record.post_id)
@@ -168,6 +227,7 @@ class PostStore:
         if not slots:
             return 0
         self._index.remove_ids(np.array(slots, dtype=np.int64))
+        self._live_bits = None
         for slot in slots:
             self._live[slot] = False
             if forget:

@@ -81,7 +81,7 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
     """Load the embedder and store, connect the LLM client, start ingest or follow snapshots."""
     async with AsyncExitStack() as stack:
         embedder = await asyncio.to_thread(SentenceTransformerEmbedder, settings.embedder)
-        store = PostStore(embedder.dim)
+        store = PostStore(embedder.dim, settings.index)
         generator = await stack.enter_async_context(VLLMGenerator(settings.llm))
         retriever = Retriever(embedder, store, settings.retrieval)
         registry = CollectorRegistry()
@@ -122,5 +122,5 @@ def ingest_only(settings: Settings) -> Iterator[IngestService]:
     """The worker without HTTP, for ``feedpulse ingest``."""
     with ExitStack() as stack:
         embedder = SentenceTransformerEmbedder(settings.embedder)
-        store = PostStore(embedder.dim)
+        store = PostStore(embedder.dim, settings.index)
         yield stack.enter_context(indexing(settings, embedder, store, CollectorRegistry()))
