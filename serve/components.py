@@ -82,6 +82,7 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
     async with AsyncExitStack() as stack:
         embedder = await asyncio.to_thread(SentenceTransformerEmbedder, settings.embedder)
         store = PostStore(embedder.dim, settings.index)
+        log_faiss_device()
         generator = await stack.enter_async_context(VLLMGenerator(settings.llm))
         retriever = Retriever(embedder, store, settings.retrieval)
         registry = CollectorRegistry()
@@ -111,6 +112,15 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
             index_status,
             registry,
         )
+
+
+def log_faiss_device() -> None:
+    """Say where vector search runs: always the CPU today, and whether a GPU build was found."""
+    import faiss
+
+    gpus = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
+    detail = f"{gpus} GPU(s) visible, not used yet" if gpus else "this faiss build has no GPU support"
+    log.info("FAISS %s: search on CPU (%s)", faiss.__version__, detail)
 
 
 def _always_ready() -> tuple[bool, str]:
