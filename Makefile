@@ -34,5 +34,9 @@ stop:
 	-$(VENV)/bin/feedpulse llm stop
 	-$(VENV)/bin/feedpulse kafka stop
 
+## make bench: the CPU benchmarks (about 30 min on 2 cores); each writes bench/results/<name>.json.
 bench: setup
+	$(PY) bench/embedding_throughput.py
 	$(PY) bench/ingest_rate.py
+	$(PY) bench/freshness.py
+	$(PY) bench/search_latency.py
