@@ -1,7 +1,4 @@
-"""What the CPU offers the embedder: feature flags and the cores this process may use.
-
-``serve.daemons.vllm`` has its own ``cpu_flags``; ``index`` imports nothing from ``serve``.
-"""
+"""What the CPU offers: feature flags and the cores this process may use (embedder, vLLM dtype)."""
 
 from __future__ import annotations
 

@@ -14,24 +14,11 @@ from urllib.parse import urlparse
 
 import httpx
 
+from index.cpu import NATIVE_BF16_FLAGS, cpu_flags
 from rag.config import LLMConfig
 from serve.daemons.errors import DaemonNotInstalled
 from serve.daemons.process import Daemon, DaemonStatus, require_free_port
 from serve.settings import LLMServerConfig
-
-NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-
-
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """The CPU feature flags the kernel reports (empty where there is no /proc/cpuinfo)."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.partition(":")[2].split())
-    return frozenset()
 
 
 def resolve_dtype(dtype: str, flags: frozenset[str] | None = None) -> str:

@@ -3,10 +3,11 @@ import sys
 
 import pytest
 
+from index.cpu import cpu_flags
 from serve.daemons.errors import DaemonNotInstalled, DaemonStartFailed, PortBusy
 from serve.daemons.kafka import KafkaBroker, StaleDataDir
 from serve.daemons.process import Daemon, split_host_port
-from serve.daemons.vllm import VLLMServer, cpu_flags, resolve_dtype
+from serve.daemons.vllm import VLLMServer, resolve_dtype
 from serve.settings import Settings
 
 
