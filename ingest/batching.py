@@ -1,7 +1,10 @@
-"""Adaptive micro-batching: a batch closes at ``max_posts`` or ``max_wait`` after its first post.
+"""Adaptive micro-batching: a batch closes as soon as the next stage is idle, else at
+``max_posts`` or ``max_wait`` after its first post, whichever comes first.
 
-A quiet stream therefore waits at most ``max_wait`` per post (low latency), and a
-burst fills whole batches at once (throughput). Shutdown closes the batch in hand.
+A quiet stream finds the embedder idle, so each post goes on at once (latency is
+one small forward pass); under load the batch grows while the embedder works on
+the previous one (throughput), bounded by ``max_posts`` and ``max_wait``, like
+dynamic batching in inference servers. Shutdown closes the batch in hand.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import TypeVar
 Item = TypeVar("Item")
 # How long one poll waits while no batch is open: bounds how late a stop is noticed.
 IDLE_POLL_S = 0.2
+# While a batch is open and the next stage busy, poll in slices this long to notice it free up.
+BUSY_SLICE_S = 0.005
 
 
 @dataclass(slots=True, frozen=True)
@@ -28,13 +33,13 @@ class BatchPolicy:
         return max(0, self.max_posts - count)
 
     def poll_timeout_s(self, opened_at: float | None, now: float) -> float:
-        """How long the next poll may block: idle, or until the open batch's deadline."""
+        """How long the next poll may block: idle, or a slice of what is left of the batch's wait."""
         if opened_at is None:
             return IDLE_POLL_S
-        return max(0.0, opened_at + self.max_wait_s - now)
+        return min(BUSY_SLICE_S, max(0.0, opened_at + self.max_wait_s - now))
 
-    def closed(self, count: int, opened_at: float | None, now: float) -> bool:
-        if count >= self.max_posts:
+    def closed(self, count: int, opened_at: float | None, now: float, next_stage_idle: bool = False) -> bool:
+        if count >= self.max_posts or (count and next_stage_idle):
             return True
         return opened_at is not None and now >= opened_at + self.max_wait_s
 
@@ -44,11 +49,13 @@ def collect_batch(
     policy: BatchPolicy,
     stop: threading.Event,
     clock: Callable[[], float] = time.monotonic,
+    next_stage_idle: Callable[[], bool] = lambda: False,
 ) -> list[Item]:
     """Poll until the policy closes the batch, the stream goes idle, or ``stop`` is set.
 
     Args:
         poll: ``poll(timeout_s, max_items)`` returns what arrived (possibly nothing).
+        next_stage_idle: whether the consumer of the batch could start on it right now.
     """
     items: list[Item] = []
     opened_at: float | None = None
@@ -57,6 +64,6 @@ def collect_batch(
         items.extend(arrived)
         if items and opened_at is None:
             opened_at = clock()
-        if not items or policy.closed(len(items), opened_at, clock()):
+        if not items or policy.closed(len(items), opened_at, clock(), next_stage_idle()):
             break
     return items

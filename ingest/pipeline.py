@@ -94,6 +94,11 @@ class IndexStage:
             self._in_flight += 1
             self._cond.notify_all()
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or being processed: a batch submitted now starts at once."""
+        return self._in_flight == 0
+
     def drain(self) -> None:
         """Wait until every submitted batch is in the index (or the stage failed)."""
         with self._cond:

@@ -98,7 +98,9 @@ class IngestWorker:
             consumer.subscribe([self._kafka.topic], listener=ResumeFromIndex(consumer, self._store, stage))
             log.info("ingest consuming %s as group %s", self._kafka.topic, self._kafka.group_id)
             while not stop.is_set():
-                records = collect_batch(lambda t, n: _poll(consumer, t, n), self._policy, stop)
+                records = collect_batch(
+                    lambda t, n: _poll(consumer, t, n), self._policy, stop, next_stage_idle=lambda: stage.idle
+                )
                 if records:
                     stage.submit(decode_batch(records), records)
                 self._commit(consumer, stage)

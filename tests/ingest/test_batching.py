@@ -70,3 +70,21 @@ def test_a_stopped_worker_does_not_poll():
     stop = threading.Event()
     stop.set()
     assert collect_batch(lambda t, n: [1], BatchPolicy(8, 0.1), stop) == []
+
+
+def test_a_batch_goes_at_once_when_the_next_stage_is_idle():
+    clock = FakeClock()
+    poll = ScriptedPoll(clock, [[1], [2], [3]])
+    batch = collect_batch(poll, BatchPolicy(100, 1.0), threading.Event(), clock, next_stage_idle=lambda: True)
+    assert batch == [1]
+
+
+def test_a_batch_grows_while_the_next_stage_is_busy_and_goes_when_it_frees_up():
+    clock = FakeClock()
+    poll = ScriptedPoll(clock, [[1], [2], [3], [4]])
+    busy_polls = iter([False, False, True])
+    batch = collect_batch(
+        poll, BatchPolicy(100, 1.0), threading.Event(), clock, next_stage_idle=lambda: next(busy_polls)
+    )
+    assert batch == [1, 2, 3]
+    assert all(timeout <= 0.005 for timeout, _ in poll.calls[1:])  # short slices while busy
