@@ -14,7 +14,7 @@ one saturates, higher rates are skipped (they can only be worse) unless
 Baseline, measured in the same run: the embedder alone on the same tweets in
 batches of the ingest batch size, i.e. the throughput ceiling ingest can reach.
 
-    python bench/freshness.py [--rates 50 200 500 1000] [--seconds 60]
+    python bench/freshness.py [--rates 50 100 200 500 1000] [--seconds 60]
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def _fmt(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--rates", type=float, nargs="+", default=[50, 200, 500, 1000])
+    parser.add_argument("--rates", type=float, nargs="+", default=[50, 100, 200, 500, 1000])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--all", action="store_true", help="run every rate even after one saturates")
     args = parser.parse_args()

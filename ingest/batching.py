@@ -18,8 +18,6 @@ from typing import TypeVar
 Item = TypeVar("Item")
 # How long one poll waits while no batch is open: bounds how late a stop is noticed.
 IDLE_POLL_S = 0.2
-# While a batch is open and the next stage busy, poll in slices this long to notice it free up.
-BUSY_SLICE_S = 0.005
 
 
 @dataclass(slots=True, frozen=True)
@@ -33,10 +31,14 @@ class BatchPolicy:
         return max(0, self.max_posts - count)
 
     def poll_timeout_s(self, opened_at: float | None, now: float) -> float:
-        """How long the next poll may block: idle, or a slice of what is left of the batch's wait."""
+        """How long the next poll may block: idle, or until the open batch's deadline.
+
+        Polls return as soon as records arrive, so a busy stream re-checks the next
+        stage often without spinning; a quiet one waits at most the deadline.
+        """
         if opened_at is None:
             return IDLE_POLL_S
-        return min(BUSY_SLICE_S, max(0.0, opened_at + self.max_wait_s - now))
+        return max(0.0, opened_at + self.max_wait_s - now)
 
     def closed(self, count: int, opened_at: float | None, now: float, next_stage_idle: bool = False) -> bool:
         if count >= self.max_posts or (count and next_stage_idle):

@@ -87,4 +87,3 @@ def test_a_batch_grows_while_the_next_stage_is_busy_and_goes_when_it_frees_up():
         poll, BatchPolicy(100, 1.0), threading.Event(), clock, next_stage_idle=lambda: next(busy_polls)
     )
     assert batch == [1, 2, 3]
-    assert all(timeout <= 0.005 for timeout, _ in poll.calls[1:])  # short slices while busy
