@@ -29,6 +29,7 @@ from ingest.pipeline import IndexStage, IngestProgress, StageParts
 
 log = logging.getLogger(__name__)
 RETRY_BACKOFF_S = 2.0
+TOPIC_WAIT_S = 10.0
 __all__ = ["IngestProgress", "IngestService", "IngestWorker", "ResumeFromIndex"]
 
 
@@ -85,12 +86,25 @@ class IngestWorker:
             max_poll_records=self._config.batch_max_posts,
             max_poll_interval_ms=self._kafka.max_poll_interval_ms,
             session_timeout_ms=self._kafka.session_timeout_ms,
+            # A group assignment made before the topic's metadata arrived is empty until the
+            # next refresh; refresh often (cheap) so such a gap lasts seconds, not 5 minutes.
+            metadata_max_age_ms=5_000,
             **common,
         )
+        self._wait_for_topic(consumer)
         producer = KafkaProducer(acks="all", linger_ms=5, client_id="feedpulse-dlq", **common)
         self.progress.connected = True
         self.progress.last_error = None
         return consumer, producer
+
+    def _wait_for_topic(self, consumer: KafkaConsumer) -> None:
+        """Know the topic's partitions before joining the group, so the first assignment has them."""
+        deadline = time.monotonic() + TOPIC_WAIT_S
+        while not consumer.partitions_for_topic(self._kafka.topic):
+            if time.monotonic() > deadline:
+                consumer.close()
+                raise BrokerUnavailable(f"topic {self._kafka.topic!r} does not exist (or has no partitions)")
+            time.sleep(0.2)
 
     def _consume(self, consumer: KafkaConsumer, dlq: DeadLetterWriter, stop: threading.Event) -> None:
         parts = StageParts(self._embedder, self._store, dlq, self.progress, self._metrics, self._on_batch)

@@ -29,9 +29,12 @@ console = Console(stderr=True)
 
 
 def _settings() -> Settings:
-    logging.basicConfig(
-        level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
-    )
+    if console.is_terminal:
+        logging.basicConfig(
+            level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
+        )
+    else:  # a log file (daemons, CI): one unwrapped line per record
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # kafka-python logs every refused connection as an error; ours say what failed.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -10,23 +10,20 @@ every acknowledged, undeleted id once and nothing else.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import faiss
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from index.snapshot import read_snapshot, snapshots
 from ingest.crisislex import merged_tweets
 from serve.settings import Settings
-from tests.integration.conftest import CACHE, wait_for
+from tests.integration.conftest import wait_for
+from tests.integration.ingest_process import committed_offsets, end_offsets, ingest_process, newest_offsets
 
 pytestmark = pytest.mark.slow
 
@@ -79,55 +76,6 @@ def _json(body: dict) -> bytes:
     import json
 
     return json.dumps(body).encode()
-
-
-def ingest_process(settings: Settings, snapshot_dir: Path, log_path: Path) -> subprocess.Popen:
-    env = os.environ | {
-        "FEEDPULSE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "FEEDPULSE_KAFKA__TOPIC": settings.kafka.topic,
-        "FEEDPULSE_KAFKA__DLQ_TOPIC": settings.kafka.dlq_topic,
-        "FEEDPULSE_KAFKA__GROUP_ID": settings.kafka.group_id,
-        "FEEDPULSE_INDEX__SNAPSHOT_DIR": str(snapshot_dir),
-        "FEEDPULSE_INDEX__SNAPSHOT_INTERVAL_S": "1",
-        "FEEDPULSE_INGEST__BATCH_MAX_WAIT_MS": "50",
-        "FEEDPULSE_EMBEDDER__CACHE_DIR": str(CACHE / "models"),
-    }
-    log = log_path.open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "serve.cli", "ingest"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-
-
-def newest_offsets(snapshot_dir: Path) -> dict[int, int]:
-    for path in snapshots(snapshot_dir):
-        try:
-            return read_snapshot(path).offsets
-        except Exception:  # a snapshot being pruned or torn: the next one
-            continue
-    return {}
-
-
-def end_offsets(settings: Settings) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers)
-    try:
-        parts = [TopicPartition(settings.kafka.topic, p) for p in range(settings.kafka.partitions)]
-        return {tp.partition: offset for tp, offset in consumer.end_offsets(parts).items()}
-    finally:
-        consumer.close()
-
-
-def committed_offsets(settings: Settings) -> dict[int, int | None]:
-    """The group's committed offsets (read without joining it): ingest commits only what it indexed."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap_servers,
-        group_id=settings.kafka.group_id,
-        enable_auto_commit=False,
-    )
-    try:
-        parts = [TopicPartition(settings.kafka.topic, p) for p in range(settings.kafka.partitions)]
-        return {tp.partition: consumer.committed(tp) for tp in parts}
-    finally:
-        consumer.close()
 
 
 def test_kill_9_loses_nothing_and_duplicates_nothing(settings, crisislex_dir, tmp_path):
