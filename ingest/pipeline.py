@@ -106,12 +106,18 @@ class IndexStage:
                 self._cond.wait(WAIT_SLICE_S)
             self._raise_if_failed()
 
-    def take_done(self) -> dict[TopicPartition, OffsetAndMetadata]:
-        """Offsets to commit for the batches finished since the last call."""
+    def done_offsets(self) -> dict[TopicPartition, OffsetAndMetadata]:
+        """Offsets of finished batches not yet marked committed (a commit may fail and be retried)."""
         with self._cond:
             self._raise_if_failed()
-            done, self._done = self._done, {}
-            return done
+            return dict(self._done)
+
+    def mark_committed(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """Forget offsets the group has accepted, unless a later batch has moved them on."""
+        with self._cond:
+            for tp, meta in offsets.items():
+                if self._done.get(tp) == meta:
+                    del self._done[tp]
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import CommitFailedError, KafkaError
 
 from index.embedder import Embedder
 from index.store import PostStore
@@ -124,9 +124,19 @@ class IngestWorker:
 
     @staticmethod
     def _commit(consumer: KafkaConsumer, stage: IndexStage) -> None:
-        offsets = stage.take_done()
-        if offsets:
+        """Commit what the index holds; a commit refused mid-rebalance is retried next loop."""
+        offsets = stage.done_offsets()
+        if not offsets:
+            return
+        owned = consumer.assignment()
+        offsets = {tp: meta for tp, meta in offsets.items() if tp in owned}
+        try:
             consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # Harmless for the index (it resumes from its own offsets); lag is reported late.
+            log.info("offset commit deferred: %s", exc)
+            return
+        stage.mark_committed(offsets)
 
     def _refresh_lag(self, consumer: KafkaConsumer) -> None:
         if time.monotonic() - self._lag_checked < self._config.lag_refresh_s:
@@ -167,11 +177,8 @@ class ResumeFromIndex(ConsumerRebalanceListener):
         self._stage = stage
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        # Finish what is in flight so its offsets are committed by the partitions' owner.
+        # Finish what is in flight; committing here can fail mid-rebalance, the loop commits later.
         self._stage.drain()
-        offsets = self._stage.take_done()
-        if offsets:
-            self._consumer.commit(offsets)
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self._stage.drain()  # the index's offsets must include every batch in flight

@@ -67,12 +67,14 @@ def test_batches_are_indexed_in_order_and_their_offsets_reported_done():
         for start in (0, 3, 6):
             submit(stage, records(start, ["fire downtown", "flood warning", "road closed"]))
         stage.drain()
-        done = stage.take_done()
+        done = stage.done_offsets()
+        assert stage.done_offsets() == done  # kept until the commit succeeds
+        stage.mark_committed(done)
     assert len(store) == 9
     assert store.stats().applied_offsets == {0: 9}
     assert [meta.offset for meta in done.values()] == [9]
     assert parts.progress.batches == 3
-    assert stage.take_done() == {}
+    assert stage.done_offsets() == {}
 
 
 def test_a_post_the_model_refuses_becomes_a_dead_letter_and_the_rest_are_indexed():
