@@ -86,9 +86,6 @@ class IngestWorker:
             max_poll_records=self._config.batch_max_posts,
             max_poll_interval_ms=self._kafka.max_poll_interval_ms,
             session_timeout_ms=self._kafka.session_timeout_ms,
-            # A group assignment made before the topic's metadata arrived is empty until the
-            # next refresh; refresh often (cheap) so such a gap lasts seconds, not 5 minutes.
-            metadata_max_age_ms=5_000,
             **common,
         )
         self._wait_for_topic(consumer)
