@@ -4,7 +4,8 @@ IngestError
 ├── InvalidRecord      a Kafka record that cannot become a post or a delete (goes to the DLQ)
 ├── BrokerUnavailable  the broker cannot be reached or refused a request
 ├── DatasetError       a replay source is missing or malformed
-└── IngestStageFailed  the embed/index stage failed on a batch (ingest reconnects and re-reads)
+├── IngestStageFailed  the embed/index stage failed on a batch (ingest reconnects and re-reads)
+└── ConsumerStalled    the consumer read nothing for too long while records waited (it is replaced)
 """
 
 
@@ -26,3 +27,7 @@ class DatasetError(IngestError):
 
 class IngestStageFailed(IngestError):
     """The embed/index stage failed on a batch; nothing past it was committed."""
+
+
+class ConsumerStalled(IngestError):
+    """The consumer read nothing for ``stall_timeout_s`` while records waited; it is replaced."""

@@ -23,9 +23,10 @@ from ingest.batch import decode_batch
 from ingest.batching import BatchPolicy, collect_batch
 from ingest.config import IngestConfig, KafkaConfig
 from ingest.dlq import DeadLetterWriter
-from ingest.errors import BrokerUnavailable, IngestStageFailed
+from ingest.errors import BrokerUnavailable, ConsumerStalled, IngestStageFailed
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import IndexStage, IngestProgress, StageParts
+from ingest.stall import StallWatch, index_behind
 
 log = logging.getLogger(__name__)
 RETRY_BACKOFF_S = 2.0
@@ -54,6 +55,7 @@ class IngestWorker:
         self._policy = BatchPolicy(config.batch_max_posts, config.batch_max_wait_ms / 1000)
         self.progress = IngestProgress()
         self._lag_checked = 0.0
+        self._behind = False
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set; broker outages are retried, never fatal."""
@@ -66,7 +68,7 @@ class IngestWorker:
                 continue
             try:
                 self._consume(consumer, DeadLetterWriter(producer, self._kafka), stop)
-            except (KafkaError, BrokerUnavailable, IngestStageFailed) as exc:
+            except (KafkaError, BrokerUnavailable, IngestStageFailed, ConsumerStalled) as exc:
                 self._note_error(f"consumer failed, reconnecting: {exc}")
                 stop.wait(RETRY_BACKOFF_S)
             finally:
@@ -108,6 +110,7 @@ class IngestWorker:
         with IndexStage(parts, self._config.pipeline_depth) as stage:
             consumer.subscribe([self._kafka.topic], listener=ResumeFromIndex(consumer, self._store, stage))
             log.info("ingest consuming %s as group %s", self._kafka.topic, self._kafka.group_id)
+            watch = StallWatch(self._config.stall_timeout_s)
             while not stop.is_set():
                 records = collect_batch(
                     lambda t, n: _poll(consumer, t, n), self._policy, stop, next_stage_idle=lambda: stage.idle
@@ -116,6 +119,9 @@ class IngestWorker:
                     stage.submit(decode_batch(records), records)
                 self._commit(consumer, stage)
                 self._refresh_lag(consumer)
+                busy = len(records) + (0 if stage.idle else 1)
+                if watch.observe(time.monotonic(), polled=busy, behind=self._behind):
+                    raise ConsumerStalled(self._stall_report(consumer, watch))
             stage.drain()  # the batches in hand at shutdown are finished, then committed
             self._commit(consumer, stage)
 
@@ -136,18 +142,31 @@ class IngestWorker:
         stage.mark_committed(offsets)
 
     def _refresh_lag(self, consumer: KafkaConsumer) -> None:
+        """Lag of the assigned partitions, and whether records wait that nobody here reads."""
         if time.monotonic() - self._lag_checked < self._config.lag_refresh_s:
             return
         self._lag_checked = time.monotonic()
-        assigned = consumer.assignment()
-        if not assigned:
+        topic = self._kafka.topic
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
             return
-        ends = consumer.end_offsets(list(assigned))
-        self.progress.consumer_lag = {
-            tp.partition: max(0, ends[tp] - consumer.position(tp)) for tp in sorted(assigned)
-        }
-        if self._metrics:
-            self._metrics.set_lag(self.progress.consumer_lag)
+        ends = consumer.end_offsets(partitions)
+        assigned = consumer.assignment()
+        lag = {tp.partition: max(0, ends[tp] - consumer.position(tp)) for tp in sorted(assigned)}
+        unassigned_ends = {tp.partition: ends[tp] for tp in partitions if tp not in assigned}
+        applied = self._store.stats().applied_offsets
+        self._behind = any(lag.values()) or index_behind(unassigned_ends, applied)
+        if assigned:
+            self.progress.consumer_lag = lag
+            if self._metrics:
+                self._metrics.set_lag(lag)
+
+    def _stall_report(self, consumer: KafkaConsumer, watch: StallWatch) -> str:
+        assigned = sorted(tp.partition for tp in consumer.assignment())
+        return (
+            f"no records for {watch.stalled_for(time.monotonic()):.0f} s while the index is behind "
+            f"{self._kafka.topic} (assigned partitions {assigned}, lag {self.progress.consumer_lag})"
+        )
 
     def _note_error(self, message: str) -> None:
         self.progress.last_error = message

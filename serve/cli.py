@@ -205,7 +205,13 @@ def _serve_http(host: str | None, port: int | None, *, run_ingest: bool) -> None
     settings = _settings()
     application = create_app(settings, run_ingest=run_ingest)
     console.print(f"feedpulse API on http://{host or settings.api.host}:{port or settings.api.port}")
-    uvicorn.run(application, host=host or settings.api.host, port=port or settings.api.port, log_level="info")
+    uvicorn.run(
+        application,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        log_level="info",
+        log_config=None,  # keep the handlers set up above; uvicorn's own config would remove them
+    )
 
 
 @app.command()

@@ -112,7 +112,12 @@ def running_api(settings: Settings) -> Iterator[httpx.Client]:
     """The real app served by uvicorn on a free port, in a thread; yields an HTTP client for it."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings, run_ingest=True), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(settings, run_ingest=True),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        log_config=None,  # uvicorn's dictConfig would remove pytest's handlers, hiding ingest's log
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
