@@ -26,6 +26,7 @@ class IndexConfig(BaseModel):
     snapshots: bool = True  # run/ingest write them, serve follows them
     snapshot_dir: Path | None = None
     snapshot_interval_s: float = Field(30.0, gt=0)
+    snapshot_every_posts: int = Field(50_000, ge=1)  # or after this many posts, whichever is first
     snapshots_kept: int = Field(3, ge=1)
     # flat: exact; ivf: IVF once trainable; auto: exact below ann_min_posts (see index/ann.py)
     ann: Literal["flat", "ivf", "auto"] = "auto"
@@ -33,3 +34,7 @@ class IndexConfig(BaseModel):
     nlist: int | None = Field(None, ge=1)  # None: a power of two near 2·√posts at each (re)training
     nprobe: int = Field(16, ge=1)  # lists probed by an unfiltered search; a time window probes more
     retrain_ratio: float = Field(1.0, gt=0)  # retrain once this many times the trained-on vectors were added
+    # Posts created longer ago than this (before the newest post seen) are evicted, and
+    # deletes are remembered this long so a late post is not resurrected. None: keep all.
+    retention_s: float | None = Field(7 * 86_400.0, gt=0)
+    evict_every_s: float = Field(10.0, gt=0)  # wall-clock seconds between eviction sweeps

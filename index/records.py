@@ -18,6 +18,12 @@ class PostRecord:
     indexed_at: float = 0.0  # Unix seconds when the post became searchable
     partition: int = -1
     offset: int = -1
+    edited_at: float | None = None  # Unix seconds of the last edit, when the post says
+
+    @property
+    def version(self) -> tuple[float, int]:
+        """Newer edits win; among equal times, the later Kafka offset (same id, same partition)."""
+        return (self.edited_at if self.edited_at is not None else self.created_at, self.offset)
 
 
 @dataclass(slots=True, frozen=True)
@@ -37,3 +43,4 @@ class IndexStats:
     newest_created_at: float | None
     oldest_created_at: float | None
     applied_offsets: dict[int, int]  # partition -> next offset to read
+    deletes_remembered: int = 0  # deleted ids kept so a late post is not resurrected

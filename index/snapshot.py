@@ -1,6 +1,6 @@
 """Snapshots: the FAISS index, post metadata and applied offsets, written together atomically.
 
-Layout: ``<root>/snap-<ms>/{vectors.faiss, posts.jsonl, manifest.json}``. A
+Layout: ``<root>/snap-<ms>/{vectors.faiss, posts.jsonl, deletes.json, manifest.json}``. A
 snapshot is written into a temporary folder, fsynced, renamed into place and
 the root fsynced; its manifest holds a SHA-256 per file, so a torn or corrupted
 snapshot is detected on load and skipped for the previous one.
@@ -27,7 +27,7 @@ from index.store import PostStore, StoreState
 
 log = logging.getLogger(__name__)
 PREFIX = "snap-"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added deletes.json; version 1 snapshots still load
 
 
 def write_snapshot(store: PostStore, root: Path, keep: int = 3) -> Path:
@@ -45,6 +45,7 @@ def write_snapshot(store: PostStore, root: Path, keep: int = 3) -> Path:
         files = {
             "vectors.faiss": state.index_bytes.tobytes(),
             "posts.jsonl": _records_jsonl(state.records),
+            "deletes.json": json.dumps(state.deleted).encode(),
         }
         manifest = {
             "format": FORMAT_VERSION,
@@ -93,9 +94,16 @@ def read_snapshot(path: Path) -> StoreState:
             index_bytes=np.frombuffer(blobs["vectors.faiss"], dtype=np.uint8),
             records=_parse_records(blobs["posts.jsonl"], manifest["slots"]),
             offsets={int(p): int(o) for p, o in manifest["offsets"].items()},
+            deleted={str(k): float(v) for k, v in json.loads(blobs.get("deletes.json", b"{}")).items()},
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise SnapshotError(f"invalid content: {exc}") from exc
+
+
+def read_offsets(path: Path) -> dict[int, int]:
+    """The partition offsets a written snapshot covers (from its manifest)."""
+    manifest = json.loads((path / "manifest.json").read_bytes())
+    return {int(p): int(o) for p, o in manifest["offsets"].items()}
 
 
 def restore_latest(store: PostStore, root: Path) -> Path | None:
@@ -151,29 +159,51 @@ def _prune(root: Path, keep: int) -> None:
 
 
 class SnapshotScheduler:
-    """Writes a snapshot when ``interval_s`` has passed since the last one (call after batches)."""
+    """Writes a snapshot every ``interval_s`` or ``every_records`` records, whichever comes first.
 
-    def __init__(self, store: PostStore, root: Path, interval_s: float, keep: int = 3) -> None:
+    ``durable_offsets`` are the offsets the newest snapshot on disk covers: what a
+    crash right now would resume from, hence what may be committed to Kafka.
+    """
+
+    def __init__(
+        self, store: PostStore, root: Path, interval_s: float, keep: int = 3, every_records: int = 50_000
+    ) -> None:
         self._store = store
         self._root = root
         self._interval_s = interval_s
+        self._every_records = every_records
         self._keep = keep
         self._last = time.monotonic()
+        self._pending = 0  # records applied since the last snapshot
         self._dirty = False
+        self._durable: dict[int, int] = dict(store.stats().applied_offsets)  # restored or empty
+        self._lock = threading.Lock()  # the index stage and the consumer loop both call in
 
-    def after_batch(self) -> None:
-        self._dirty = True
-        if time.monotonic() - self._last >= self._interval_s:
-            self.write_now()
+    def after_batch(self, records: int = 1) -> None:
+        """Count a batch applied to the store; snapshot if it is due."""
+        with self._lock:
+            self._dirty = True
+            self._pending += records
+        self.maybe_write()
+
+    def maybe_write(self) -> Path | None:
+        """Snapshot if changed and due (call when idle, so the last batch of a burst is covered)."""
+        due = self._pending >= self._every_records or time.monotonic() - self._last >= self._interval_s
+        return self.write_now() if due else None
 
     def write_now(self) -> Path | None:
         """Write a snapshot if anything changed since the last one."""
-        if not self._dirty:
-            return None
-        path = write_snapshot(self._store, self._root, self._keep)
-        self._last, self._dirty = time.monotonic(), False
+        with self._lock:
+            if not self._dirty:
+                return None
+            path = write_snapshot(self._store, self._root, self._keep)
+            self._durable = read_offsets(path)
+            self._last, self._dirty, self._pending = time.monotonic(), False, 0
         log.info("snapshot %s (%d posts)", path.name, len(self._store))
         return path
+
+    def durable_offsets(self) -> dict[int, int]:
+        return dict(self._durable)
 
 
 class SnapshotFollower:

@@ -5,14 +5,20 @@ or, for large stores, approximate (``IndexIVFFlat``); ``index/ann.py`` picks and
 retrains it. Metadata, creation times and liveness are kept per slot so that time
 windows become a FAISS id-selector bitmap. One writer (ingest) and many readers (API)
 share it through a readers-writer lock.
+
+Writes are idempotent and order-tolerant: an upsert older (by version) than the
+post it would replace is skipped, a deleted id stays deleted (post ids are never
+reused, so a late or replayed post is not resurrected), and posts created more
+than ``retention_s`` before the newest post seen are evicted.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import faiss
 import numpy as np
@@ -23,6 +29,8 @@ from index.records import IndexStats, PostRecord, SearchHit
 from index.rwlock import ReadWriteLock
 
 log = logging.getLogger(__name__)
+# A created_at this far past the wall clock does not move stream time (it would evict everything).
+MAX_CLOCK_SKEW_S = 300.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -32,6 +40,7 @@ class StoreState:
     index_bytes: np.ndarray  # faiss.serialize_index output (uint8)
     records: list[PostRecord | None]  # by slot id; None for a deleted post's slot
     offsets: dict[int, int]
+    deleted: dict[str, float] = field(default_factory=dict)  # post id -> stream time of its delete
 
 
 @dataclass(slots=True, frozen=True)
@@ -41,6 +50,8 @@ class ApplyResult:
     added: int
     replaced: int
     deleted: int
+    skipped: int = 0  # upserts refused: older version, deleted id, or past the retention horizon
+    evicted: int = 0  # posts removed by retention
 
 
 class PostStore:
@@ -59,6 +70,9 @@ class PostStore:
         self._created = np.zeros(1024, dtype=np.float64)
         self._live = np.zeros(1024, dtype=bool)
         self._offsets: dict[int, int] = {}
+        self._deleted: dict[str, float] = {}
+        self._stream_now = 0.0  # newest created_at seen (never past the wall clock + skew)
+        self._swept_at = time.monotonic()
 
     def __len__(self) -> int:
         return len(self._slot_of)
@@ -83,9 +97,61 @@ class PostStore:
             raise ValueError(f"{len(upserts)} upserts but {len(vectors)} vectors")
         upserts, vectors = _last_per_id(upserts, vectors)
         with self._writing:
-            result = self._apply(upserts, vectors, deletes, offsets)
+            self._advance_stream_time(upserts)
+            kept, vectors = self._admissible(upserts, vectors)
+            result = self._apply(kept, vectors, deletes, offsets)
+            evicted = self._maybe_evict()
             self._maybe_rebuild()
-        return result
+        return replace(result, skipped=len(upserts) - len(kept), evicted=evicted)
+
+    def _advance_stream_time(self, upserts: Sequence[PostRecord]) -> None:
+        if upserts:
+            newest = max(record.created_at for record in upserts)
+            self._stream_now = max(self._stream_now, min(newest, time.time() + MAX_CLOCK_SKEW_S))
+
+    def _horizon(self) -> float | None:
+        """Posts created before this are past retention (None: retention is off or nothing seen)."""
+        if self._config.retention_s is None or not self._stream_now:
+            return None
+        return self._stream_now - self._config.retention_s
+
+    def _admissible(
+        self, upserts: Sequence[PostRecord], vectors: np.ndarray
+    ) -> tuple[Sequence[PostRecord], np.ndarray]:
+        """The upserts that may be written: not deleted, not expired, not older than what is held.
+
+        Only the writer changes the fields read here, so no read lock is needed.
+        """
+        horizon = self._horizon()
+        keep = []
+        for i, record in enumerate(upserts):
+            if record.post_id in self._deleted or (horizon is not None and record.created_at < horizon):
+                continue
+            slot = self._slot_of.get(record.post_id)
+            held = None if slot is None else self._records[slot]
+            if held is not None and held.version > record.version:
+                continue
+            keep.append(i)
+        if len(keep) == len(upserts):
+            return upserts, vectors
+        return [upserts[i] for i in keep], vectors[keep]
+
+    def _maybe_evict(self) -> int:
+        """Every ``evict_every_s``: drop posts and remembered deletes older than the horizon."""
+        horizon = self._horizon()
+        if horizon is None or time.monotonic() - self._swept_at < self._config.evict_every_s:
+            return 0
+        self._swept_at = time.monotonic()
+        self._deleted = {pid: at for pid, at in self._deleted.items() if at >= horizon}
+        used = len(self._records)
+        expired = np.flatnonzero(self._live[:used] & (self._created[:used] < horizon))
+        if not expired.size:
+            return 0
+        post_ids = [record.post_id for slot in expired if (record := self._records[slot]) is not None]
+        with self._lock.write():
+            evicted = self._remove_slots(post_ids, forget=True)
+        log.info("retention: evicted %d posts created before %.0f", evicted, horizon)
+        return evicted
 
     def _apply(
         self,
@@ -103,6 +169,7 @@ class PostStore:
                 self._index.add_with_ids(np.ascontiguousarray(vectors, np.float32), slots)
                 self._layout = self._layout.grown(len(slots))
             deleted = self._remove_slots(deletes, forget=True)
+            self._deleted.update(dict.fromkeys(deletes, self._stream_now or time.time()))
             if offsets:
                 self._offsets.update(offsets)
         return ApplyResult(added=added, replaced=replaced, deleted=deleted)
@@ -146,12 +213,18 @@ class PostStore:
                 newest_created_at=float(live.max()) if live.size else None,
                 oldest_created_at=float(live.min()) if live.size else None,
                 applied_offsets=dict(self._offsets),
+                deletes_remembered=len(self._deleted),
             )
 
     def export_state(self) -> StoreState:
         """Copy the FAISS index, metadata and offsets consistently (readers continue)."""
         with self._lock.read():
-            return StoreState(faiss.serialize_index(self._index), list(self._records), dict(self._offsets))
+            return StoreState(
+                faiss.serialize_index(self._index),
+                list(self._records),
+                dict(self._offsets),
+                dict(self._deleted),
+            )
 
     def restore(self, state: StoreState) -> None:
         """Replace everything with a previously exported state (flat or IVF, as it was exported)."""
@@ -173,6 +246,9 @@ class PostStore:
             self._slot_of = slot_of
             self._created, self._live, self._live_bits = created, live, None
             self._offsets = dict(state.offsets)
+            self._deleted = dict(state.deleted)
+            held = created[:used][live[:used]]
+            self._stream_now = float(held.max()) if held.size else max(state.deleted.values(), default=0.0)
 
     def _window(self, since: float | None, until: float | None) -> tuple[int, np.ndarray | None]:
         """Live posts in the window, and the slot bitmap to search (None: every indexed vector)."""

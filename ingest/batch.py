@@ -16,7 +16,11 @@ from ingest.schema import Delete, Post, Upsert, decode_record
 
 @dataclass(slots=True)
 class DecodedBatch:
-    """The net effect of a batch: the last operation per post id wins, in record order."""
+    """The net effect of a batch: per post id the last upsert, unless the id was deleted.
+
+    Post ids are never reused, so a delete is final: an upsert after it is dropped
+    (the store also remembers deletes across batches).
+    """
 
     upserts: dict[str, tuple[Post, ConsumerRecord]] = field(default_factory=dict)
     deletes: set[str] = field(default_factory=set)
@@ -44,8 +48,7 @@ def decode_batch(records: Sequence[ConsumerRecord]) -> DecodedBatch:
         if isinstance(operation, Delete):
             batch.upserts.pop(operation.post_id, None)
             batch.deletes.add(operation.post_id)
-        elif isinstance(operation, Upsert):
-            batch.deletes.discard(operation.post.id)
+        elif isinstance(operation, Upsert) and operation.post.id not in batch.deletes:
             batch.upserts[operation.post.id] = (operation.post, record)
     return batch
 
@@ -74,4 +77,5 @@ def to_record(post: Post, source: ConsumerRecord, indexed_at: float | None = Non
         indexed_at=indexed_at if indexed_at is not None else time.time(),
         partition=source.partition,
         offset=source.offset,
+        edited_at=post.edited_at.timestamp() if post.edited_at else None,
     )

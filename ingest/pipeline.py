@@ -57,7 +57,7 @@ class StageParts:
     dlq: DeadLetterWriter
     progress: IngestProgress
     metrics: IngestMetrics | None = None
-    on_batch: Callable[[], None] | None = None
+    on_batch: Callable[[int], None] | None = None  # called with the batch's record count
 
 
 class IndexStage:
@@ -197,7 +197,7 @@ class IndexStage:
             parts.metrics.observe_indexed(published, indexed_at, len(batch.deletes))
             parts.metrics.dead_letters.inc(len(batch.dead))
         if parts.on_batch:
-            parts.on_batch()
+            parts.on_batch(records)
 
 
 def commit_offsets(records: list[ConsumerRecord]) -> dict[TopicPartition, OffsetAndMetadata]:

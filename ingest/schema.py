@@ -30,11 +30,15 @@ class Post(BaseModel):
     repost_of: str | None = None
     like_count: int | None = Field(None, ge=0)
     repost_count: int | None = Field(None, ge=0)
+    # Set by a producer that re-sends an edited post: the newer edit wins, whatever the arrival order.
+    edited_at: datetime | None = None
 
-    @field_validator("created_at")
+    @field_validator("created_at", "edited_at")
     @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
+    def _to_utc(cls, value: datetime | None) -> datetime | None:
         # A time without an offset is taken as UTC, the schema's documented zone.
+        if value is None:
+            return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from typing import Protocol
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
 
 from index.embedder import Embedder
 from index.store import PostStore
@@ -34,6 +35,18 @@ TOPIC_WAIT_S = 10.0
 __all__ = ["IngestProgress", "IngestService", "IngestWorker", "ResumeFromIndex"]
 
 
+class Checkpoints(Protocol):
+    """Durable copies of the index (``index.snapshot.SnapshotScheduler``)."""
+
+    def after_batch(self, records: int) -> None: ...
+
+    def maybe_write(self) -> object: ...
+
+    def write_now(self) -> object: ...
+
+    def durable_offsets(self) -> dict[int, int]: ...
+
+
 class IngestWorker:
     """Consumes ``posts`` in group ``feedpulse-indexer`` and keeps a PostStore current."""
 
@@ -43,14 +56,21 @@ class IngestWorker:
         config: IngestConfig,
         embedder: Embedder,
         store: PostStore,
-        on_batch: Callable[[], None] | None = None,
+        checkpoints: Checkpoints | None = None,
         metrics: IngestMetrics | None = None,
     ) -> None:
+        """
+        Args:
+            checkpoints: snapshots of the index; when given, only offsets a durable
+                snapshot covers are committed, so the group's lag counts what a crash
+                would re-read, and a snapshot is taken before the final commit at stop.
+                Without it, offsets are committed once they are in the index.
+        """
         self._kafka = kafka
         self._config = config
         self._embedder = embedder
         self._store = store
-        self._on_batch = on_batch
+        self._checkpoints = checkpoints
         self._metrics = metrics
         self._policy = BatchPolicy(config.batch_max_posts, config.batch_max_wait_ms / 1000)
         self.progress = IngestProgress()
@@ -106,7 +126,9 @@ class IngestWorker:
             time.sleep(0.2)
 
     def _consume(self, consumer: KafkaConsumer, dlq: DeadLetterWriter, stop: threading.Event) -> None:
-        parts = StageParts(self._embedder, self._store, dlq, self.progress, self._metrics, self._on_batch)
+        self._committed: dict[TopicPartition, int] = {}
+        on_batch = self._checkpoints.after_batch if self._checkpoints else None
+        parts = StageParts(self._embedder, self._store, dlq, self.progress, self._metrics, on_batch)
         with IndexStage(parts, self._config.pipeline_depth) as stage:
             consumer.subscribe([self._kafka.topic], listener=ResumeFromIndex(consumer, self._store, stage))
             log.info("ingest consuming %s as group %s", self._kafka.topic, self._kafka.group_id)
@@ -117,22 +139,33 @@ class IngestWorker:
                 )
                 if records:
                     stage.submit(decode_batch(records), records)
+                elif self._checkpoints is not None and stage.idle:
+                    self._checkpoints.maybe_write()  # a quiet stream still gets its last batch snapshotted
                 self._commit(consumer, stage)
                 self._refresh_lag(consumer)
                 busy = len(records) + (0 if stage.idle else 1)
                 if watch.observe(time.monotonic(), polled=busy, behind=self._behind):
                     raise ConsumerStalled(self._stall_report(consumer, watch))
-            stage.drain()  # the batches in hand at shutdown are finished, then committed
+            stage.drain()  # the batches in hand at shutdown are finished, snapshotted, then committed
+            if self._checkpoints is not None:
+                self._checkpoints.write_now()
             self._commit(consumer, stage)
 
-    @staticmethod
-    def _commit(consumer: KafkaConsumer, stage: IndexStage) -> None:
-        """Commit what the index holds; a commit refused mid-rebalance is retried next loop."""
-        offsets = stage.done_offsets()
+    def _commit(self, consumer: KafkaConsumer, stage: IndexStage) -> None:
+        """Commit what the index holds (durably, when snapshots are on); a refused commit is retried."""
+        done = stage.done_offsets()  # also raises if the stage failed
+        owned = consumer.assignment()
+        if self._checkpoints is not None:
+            durable = self._checkpoints.durable_offsets()
+            done = {
+                tp: OffsetAndMetadata(durable[tp.partition], "", -1)
+                for tp in owned
+                if tp.partition in durable
+            }
+            done = {tp: meta for tp, meta in done.items() if self._committed.get(tp) != meta.offset}
+        offsets = {tp: meta for tp, meta in done.items() if tp in owned}
         if not offsets:
             return
-        owned = consumer.assignment()
-        offsets = {tp: meta for tp, meta in offsets.items() if tp in owned}
         try:
             consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
@@ -140,6 +173,7 @@ class IngestWorker:
             log.info("offset commit deferred: %s", exc)
             return
         stage.mark_committed(offsets)
+        self._committed.update({tp: meta.offset for tp, meta in offsets.items()})
 
     def _refresh_lag(self, consumer: KafkaConsumer) -> None:
         """Lag of the assigned partitions, and whether records wait that nobody here reads."""

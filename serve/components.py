@@ -57,14 +57,18 @@ def indexing(
         else:
             log.info("no snapshot to restore: indexing from the start of the topic")
         scheduler = SnapshotScheduler(
-            store, root, settings.index.snapshot_interval_s, settings.index.snapshots_kept
+            store,
+            root,
+            settings.index.snapshot_interval_s,
+            settings.index.snapshots_kept,
+            settings.index.snapshot_every_posts,
         )
     worker = IngestWorker(
         settings.kafka,
         settings.ingest,
         embedder,
         store,
-        on_batch=scheduler.after_batch if scheduler else None,
+        checkpoints=scheduler,
         metrics=IngestMetrics(registry),
     )
     with IngestService(worker) as service:

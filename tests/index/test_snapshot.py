@@ -50,3 +50,25 @@ def test_scheduler_writes_only_when_dirty_and_due(tmp_path):
     assert snapshots(tmp_path) == []
     assert scheduler.write_now() is not None
     assert scheduler.write_now() is None
+
+
+def test_remembered_deletes_survive_a_snapshot(tmp_path):
+    original = filled_store(3)
+    original.apply([], np.empty((0, 4), np.float32), deletes=["p1", "not-yet-seen"])
+    write_snapshot(original, tmp_path)
+    restored = PostStore(4)
+    restore_latest(restored, tmp_path)
+    late = PostRecord(post_id="not-yet-seen", text="late", author="a", created_at=2.0)
+    assert restored.apply([late], np.eye(4, dtype=np.float32)[:1]).skipped == 1
+
+
+def test_scheduler_snapshots_every_n_records_and_reports_durable_offsets(tmp_path):
+    store = filled_store(2)
+    scheduler = SnapshotScheduler(store, tmp_path, interval_s=3600, every_records=100)
+    assert scheduler.durable_offsets() == {0: 2, 1: 3}  # what the store held when it started
+    store.apply([], np.empty((0, 4), np.float32), offsets={0: 60})
+    scheduler.after_batch(60)
+    assert snapshots(tmp_path) == [] and scheduler.durable_offsets() == {0: 2, 1: 3}
+    store.apply([], np.empty((0, 4), np.float32), offsets={0: 120})
+    scheduler.after_batch(60)
+    assert len(snapshots(tmp_path)) == 1 and scheduler.durable_offsets() == {0: 120, 1: 3}

@@ -1,8 +1,10 @@
 import threading
+import time
 
 import numpy as np
 import pytest
 
+from index.config import IndexConfig
 from index.records import PostRecord
 from index.store import PostStore
 
@@ -93,3 +95,50 @@ def test_concurrent_readers_and_a_writer_stay_consistent(store):
         thread.join()
     assert not errors
     assert len(store) == 11
+
+
+def test_an_older_version_never_overwrites_a_newer_one(store):
+    newer = PostRecord(post_id="3", text="edit 2", author="a", created_at=300.0, edited_at=500.0, offset=7)
+    older = PostRecord(post_id="3", text="edit 1", author="a", created_at=300.0, edited_at=400.0, offset=9)
+    store.apply([newer], unit(30)[None])
+    result = store.apply([older], unit(31)[None])
+    assert result.skipped == 1 and store.get("3").text == "edit 2"
+    replayed = store.apply([newer], unit(30)[None])  # the same version again: idempotent
+    assert replayed.replaced == 1 and store.stats().vectors == 10
+
+
+def test_a_delete_that_arrives_before_its_post_keeps_it_out(store):
+    store.apply([], np.empty((0, DIM), np.float32), deletes=["late"])
+    result = store.apply([record("late", created_at=950.0)], unit(40)[None])
+    assert result.skipped == 1 and store.get("late") is None
+    store.apply([], np.empty((0, DIM), np.float32), deletes=["4"])
+    store.apply([record("4", created_at=400.0)], unit(4)[None])  # a replayed post stays deleted
+    assert store.get("4") is None and store.stats().deletes_remembered == 2
+
+
+def test_retention_evicts_posts_past_the_horizon_and_refuses_expired_ones():
+    store = PostStore(DIM, IndexConfig(retention_s=700.0, evict_every_s=1e-9))
+    store.apply(
+        [record(str(i), created_at=100.0 * i) for i in range(5)], np.stack([unit(i) for i in range(5)])
+    )
+    result = store.apply([record("late", created_at=1_000.0)], unit(9)[None])
+    assert result.evicted == 3  # created 0, 100, 200 are older than 1000 - 700
+    assert sorted(h.post.post_id for h in store.search(unit(9), k=10)) == ["3", "4", "late"]
+    assert store.apply([record("old", created_at=100.0)], unit(8)[None]).skipped == 1
+    assert store.stats().vectors == 3
+
+
+def test_a_future_timestamp_does_not_evict_everything():
+    store = PostStore(DIM, IndexConfig(retention_s=3_600.0, evict_every_s=1e-9))
+    now = time.time()
+    store.apply([record("now", created_at=now)], unit(1)[None])
+    store.apply([record("bogus", created_at=now + 10 * 86_400)], unit(2)[None])
+    assert store.get("now") is not None
+
+
+def test_restore_keeps_remembered_deletes(store):
+    store.apply([], np.empty((0, DIM), np.float32), deletes=["1", "never-seen"])
+    restored = PostStore(DIM)
+    restored.restore(store.export_state())
+    restored.apply([record("never-seen", created_at=900.0)], unit(50)[None])
+    assert restored.get("never-seen") is None and restored.get("1") is None

@@ -26,7 +26,7 @@ def record(offset, key, value, partition=0):
     )
 
 
-def test_last_operation_per_id_wins():
+def test_last_upsert_per_id_wins_and_a_delete_is_final():
     batch = decode_batch(
         [
             record(0, "a", POST | {"id": "a"}),
@@ -38,8 +38,8 @@ def test_last_operation_per_id_wins():
         ]
     )
     assert batch.upserts["a"][0].text == "edited"
-    assert set(batch.upserts) == {"a", "c"}
-    assert batch.deletes == {"b"}
+    assert set(batch.upserts) == {"a"}
+    assert batch.deletes == {"b", "c"}  # "c" was deleted before its post arrived: it stays deleted
     assert batch.next_offsets == {0: 6}
 
 
