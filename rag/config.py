@@ -5,6 +5,17 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+class SafetyConfig(BaseModel):
+    """Defences against instructions planted in posts (``rag/safety.py``, ``rag/prompt.py``)."""
+
+    # false: posts go into the prompt as they are (the baseline bench/injection_eval.py measures).
+    enabled: bool = True
+    # delimit: each post quoted between « and »; datamark: also every space replaced by ^.
+    spotlight: Literal["delimit", "datamark"] = "delimit"
+    exclude_above: float = Field(0.5, ge=0, le=1)  # risk at or above: left out of the prompt
+    downweight_above: float = Field(0.25, ge=0, le=1)  # risk at or above: score x (1 - risk)
+
+
 class RetrievalConfig(BaseModel):
     """How many posts an answer draws on, and from how far back."""
 
@@ -12,6 +23,7 @@ class RetrievalConfig(BaseModel):
     window_hours: float = Field(24.0, gt=0)
     # Near-duplicates (retweets of one text) would crowd out other voices.
     overfetch: int = Field(3, ge=1)
+    safety: SafetyConfig = SafetyConfig()
 
 
 class LLMConfig(BaseModel):

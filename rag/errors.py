@@ -1,7 +1,8 @@
 """Error tree of the rag package.
 
 RagError
-└── GenerationUnavailable   the LLM server cannot be reached, timed out or failed
+└── GenerationUnavailable   the LLM cannot be reached or failed (HTTP 503)
+    └── GenerationTimeout   the LLM accepted the request but did not finish in time (HTTP 504)
 """
 
 
@@ -11,3 +12,7 @@ class RagError(Exception):
 
 class GenerationUnavailable(RagError):
     """The LLM server cannot be reached, timed out, or answered with an error."""
+
+
+class GenerationTimeout(GenerationUnavailable):
+    """The LLM was reached but did not answer within ``llm.timeout_s``."""

@@ -1,25 +1,41 @@
-"""Retrieval: embed the question, search a creation-time window, drop near-duplicates."""
+"""Retrieval: embed the question, search a time window, screen for injections, drop near-duplicates."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from index.embedder import Embedder
 from index.records import SearchHit
 from index.store import PostStore
-from rag.config import RetrievalConfig
+from rag.config import RetrievalConfig, SafetyConfig
+from rag.safety import Risk, injection_risk
 from rag.text import dedup_key, is_repost
 
 HOUR_S = 3600.0
 
 
 @dataclass(slots=True, frozen=True)
+class FlaggedPost:
+    """A candidate post that looked like a prompt injection: left out, or ranked lower."""
+
+    hit: SearchHit  # with its original score
+    risk: Risk
+    excluded: bool
+
+
+@dataclass(slots=True, frozen=True)
 class Retrieval:
-    """Hits for a query and the window that was searched (Unix seconds, None = open)."""
+    """Hits for a query and the window that was searched (Unix seconds, None = open).
+
+    ``risks`` holds the injection-risk score of every screened hit by post id;
+    ``flagged`` the candidates screening excluded or down-weighted.
+    """
 
     hits: list[SearchHit]
     since: float | None
     until: float | None
+    flagged: list[FlaggedPost] = field(default_factory=list)
+    risks: dict[str, float] = field(default_factory=dict)
 
 
 class Retriever:
@@ -30,6 +46,14 @@ class Retriever:
         self._store = store
         self._config = config
 
+    @property
+    def store(self) -> PostStore:
+        return self._store
+
+    @property
+    def config(self) -> RetrievalConfig:
+        return self._config
+
     def retrieve(
         self,
         query: str,
@@ -38,6 +62,7 @@ class Retriever:
         until: float | None = None,
         *,
         recent_window: bool = True,
+        screen: bool = False,
     ) -> Retrieval:
         """Top-k distinct posts for ``query``.
 
@@ -45,12 +70,20 @@ class Retriever:
             since, until: the creation-time window (Unix seconds).
             recent_window: when neither bound is given, search the configured
                 window ending at the newest indexed post, instead of everything.
+            screen: score candidates for prompt injection and exclude or
+                down-weight them (``retrieval.safety``); answers do, search does not.
         """
         k = k or self._config.k
         since, until = self._window(since, until, recent_window)
         vector = self._embedder.embed([query])[0]
         hits = self._store.search(vector, k * self._config.overfetch, since, until)
-        return Retrieval(hits=_distinct(hits, k), since=since, until=until)
+        if not (screen and self._config.safety.enabled):
+            return Retrieval(hits=_distinct(hits, k), since=since, until=until)
+        kept, flagged, risks = _screen(hits, self._config.safety)
+        hits = _distinct(kept, k)
+        shown = {hit.post.post_id for hit in hits}
+        flagged = [f for f in flagged if f.excluded or f.hit.post.post_id in shown]
+        return Retrieval(hits=hits, since=since, until=until, flagged=flagged, risks=risks)
 
     def _window(
         self, since: float | None, until: float | None, recent_window: bool
@@ -64,6 +97,27 @@ class Retriever:
         if since is None and until is not None:
             return until - span, until
         return since, until
+
+
+def _screen(
+    hits: list[SearchHit], config: SafetyConfig
+) -> tuple[list[SearchHit], list[FlaggedPost], dict[str, float]]:
+    """Drop candidates at or above ``exclude_above``; rank risky ones lower by (1 - risk)."""
+    kept: list[SearchHit] = []
+    flagged: list[FlaggedPost] = []
+    risks: dict[str, float] = {}
+    for hit in hits:
+        risk = injection_risk(hit.post.text)
+        risks[hit.post.post_id] = risk.score
+        if risk.score >= config.exclude_above:
+            flagged.append(FlaggedPost(hit, risk, excluded=True))
+        elif risk.score >= config.downweight_above:
+            flagged.append(FlaggedPost(hit, risk, excluded=False))
+            kept.append(SearchHit(hit.post, hit.score * (1.0 - risk.score)))
+        else:
+            kept.append(hit)
+    kept.sort(key=lambda hit: hit.score, reverse=True)
+    return kept, flagged, risks
 
 
 def _distinct(hits: list[SearchHit], k: int) -> list[SearchHit]:

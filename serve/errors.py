@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 
 from index.errors import IndexStoreError
 from ingest.errors import IngestError
-from rag.errors import GenerationUnavailable
+from rag.errors import GenerationTimeout, GenerationUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GenerationUnavailable)
     async def _llm_down(_: Request, exc: GenerationUnavailable) -> JSONResponse:
         return error_response(503, "llm_unavailable", str(exc))
+
+    @app.exception_handler(GenerationTimeout)
+    async def _llm_slow(_: Request, exc: GenerationTimeout) -> JSONResponse:
+        return error_response(504, "llm_timeout", str(exc))
 
     @app.exception_handler(IngestError)
     async def _ingest(_: Request, exc: IngestError) -> JSONResponse:

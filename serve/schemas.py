@@ -23,6 +23,9 @@ class AskRequest(BaseModel):
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
     k: int | None = Field(None, ge=1, le=50)
+    stream: bool = Field(
+        False, description="server-sent events: `token` events, then one `answer` (or `error`) event"
+    )
 
     @model_validator(mode="after")
     def _window_in_order(self) -> AskRequest:
@@ -63,6 +66,27 @@ class CitationOut(PostOut):
     number: int = Field(description="1-based place of the post in the prompt")
     score: float = Field(description="cosine similarity of the post to the question")
     inferred: bool = Field(description="true when attributed by overlap, not by a [n] marker")
+    injection_risk: float | None = Field(
+        None, description="0..1 score of attack phrasing in the post (null when defences are off)"
+    )
+
+
+class UnsupportedCitationOut(BaseModel):
+    number: int = Field(description="the [n] the model wrote")
+    post_id: str | None = Field(description="the retrieved post it named, null when none")
+    reason: str = Field(description="not_retrieved | not_live (deleted meanwhile) | quote_not_in_post")
+    sentence: str
+
+
+class FlaggedPostOut(PostOut):
+    injection_risk: float
+    reasons: list[str]
+    action: str = Field(description="excluded (left out of the prompt) or downweighted")
+
+
+class AsOf(BaseModel):
+    newest_post_at: datetime | None = Field(description="created time of the newest indexed post")
+    offsets: dict[int, int] = Field(description="partition -> next offset; the index reflects all before")
 
 
 class AskTimings(BaseModel):
@@ -78,6 +102,19 @@ class AskResponse(BaseModel):
     generated: bool = Field(description="false when no post matched and the LLM was not called")
     model: str | None
     citations: list[CitationOut]
+    unsupported_citations: list[UnsupportedCitationOut] = Field(
+        description="citations the model wrote that verification removed"
+    )
+    unsupported_sentences: list[str] = Field(
+        description="sentences of the answer no live retrieved post supports"
+    )
+    flagged_posts: list[FlaggedPostOut] = Field(
+        description="retrieved posts that looked like prompt injections"
+    )
+    as_of: AsOf
+    index_lag_seconds: float | None = Field(
+        description="answer time minus the newest indexed post's created time"
+    )
     window: TimeWindow
     timings: AskTimings
 

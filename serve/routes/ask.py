@@ -1,28 +1,80 @@
-"""POST /v1/ask: a generated answer with the posts it cites."""
+"""POST /v1/ask: a generated answer with the posts it cites, whole or as server-sent events."""
+
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from rag.engine import Answer
+from rag.errors import GenerationUnavailable
 from serve.deps import ComponentsDep
-from serve.schemas import AskRequest, AskResponse, AskTimings, CitationOut, PostOut, TimeWindow, to_datetime
+from serve.schemas import (
+    AskRequest,
+    AskResponse,
+    AskTimings,
+    AsOf,
+    CitationOut,
+    FlaggedPostOut,
+    PostOut,
+    TimeWindow,
+    UnsupportedCitationOut,
+    to_datetime,
+)
+from serve.sse import EventStream, error_body, event
 
 router = APIRouter(prefix="/v1", tags=["answers"])
 
+STREAM_DOC = {
+    200: {
+        "description": 'JSON, or with `stream: true` server-sent events: `token` (`{"text"}`), '
+        'then `answer` (the same body as without streaming) or `error` (`{"error": {type, message}}`)',
+        "content": {"text/event-stream": {}},
+    }
+}
 
-@router.post("/ask", response_model=AskResponse)
-async def ask(request: AskRequest, components: ComponentsDep) -> AskResponse:
-    """Answer a question from the posts indexed in the window (default: the last 24 h)."""
-    answer = await components.engine.ask(
-        request.question,
-        k=request.k,
-        since=request.since.timestamp() if request.since else None,
-        until=request.until.timestamp() if request.until else None,
-    )
-    return to_response(answer)
+
+@router.post("/ask", response_model=AskResponse, responses=STREAM_DOC)
+async def ask(request: AskRequest, components: ComponentsDep) -> AskResponse | Response:
+    """Answer a question from the posts indexed in the window (default: the last 24 h).
+
+    LLM down: 503; LLM too slow: 504. With ``stream``, those apply until the
+    first token; later failures end the stream with an ``error`` event.
+    """
+    window = {
+        "k": request.k,
+        "since": request.since.timestamp() if request.since else None,
+        "until": request.until.timestamp() if request.until else None,
+    }
+    if not request.stream:
+        return to_response(await components.engine.ask(request.question, **window))
+    pieces = components.engine.ask_stream(request.question, **window)
+    try:
+        first = await anext(pieces)  # retrieval and the first token: errors here are HTTP statuses
+    except BaseException:
+        await pieces.aclose()
+        raise
+    return EventStream(_events(first, pieces))
+
+
+async def _events(first: str | Answer, pieces: AsyncGenerator[str | Answer, None]) -> AsyncIterator[str]:
+    try:
+        piece = first
+        while True:
+            if isinstance(piece, Answer):
+                yield event(to_response(piece).model_dump(mode="json"), "answer")
+                return
+            yield event({"text": piece}, "token")
+            piece = await anext(pieces)
+    except GenerationUnavailable as exc:
+        yield event(error_body(exc), "error")
+    finally:
+        await pieces.aclose()
 
 
 def to_response(answer: Answer) -> AskResponse:
     timings = answer.timings_ms
+    risks = answer.retrieval.risks
+    freshness = answer.freshness
     return AskResponse(
         question=answer.question,
         answer=answer.text,
@@ -34,9 +86,29 @@ def to_response(answer: Answer) -> AskResponse:
                 number=c.number,
                 score=round(c.hit.score, 4),
                 inferred=c.inferred,
+                injection_risk=risks.get(c.hit.post.post_id),
             )
             for c in answer.citations
         ],
+        unsupported_citations=[
+            UnsupportedCitationOut(number=u.number, post_id=u.post_id, reason=u.reason, sentence=u.sentence)
+            for u in answer.unsupported_citations
+        ],
+        unsupported_sentences=answer.unsupported_sentences,
+        flagged_posts=[
+            FlaggedPostOut(
+                **PostOut.from_record(f.hit.post).model_dump(),
+                injection_risk=f.risk.score,
+                reasons=list(f.risk.reasons),
+                action="excluded" if f.excluded else "downweighted",
+            )
+            for f in answer.retrieval.flagged
+        ],
+        as_of=AsOf(
+            newest_post_at=to_datetime(freshness.newest_post_at if freshness else None),
+            offsets=freshness.offsets if freshness else {},
+        ),
+        index_lag_seconds=freshness.index_lag_s if freshness else None,
         window=TimeWindow(
             since=to_datetime(answer.retrieval.since), until=to_datetime(answer.retrieval.until)
         ),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 import numpy as np
 
@@ -29,15 +30,33 @@ class BagOfWordsEmbedder:
 
 
 class ScriptedGenerator:
-    """Returns a fixed answer and records the prompts it was given."""
+    """Returns a fixed answer (streamed word by word) and records the prompts it was given.
 
-    def __init__(self, answer: str) -> None:
+    ``delay_s`` waits before each streamed word; ``closed`` counts streams that
+    were closed, ``finished`` those that ran to the end.
+    """
+
+    def __init__(self, answer: str, delay_s: float = 0.0) -> None:
         self.answer = answer
+        self.delay_s = delay_s
         self.prompts: list[Prompt] = []
+        self.closed = 0
+        self.finished = 0
 
     async def generate(self, prompt: Prompt) -> Generation:
         self.prompts.append(prompt)
         return Generation(self.answer, "scripted", 10, 5, "stop")
+
+    async def stream(self, prompt: Prompt) -> AsyncGenerator[str | Generation, None]:
+        self.prompts.append(prompt)
+        try:
+            for word in self.answer.split(" "):
+                await asyncio.sleep(self.delay_s)
+                yield word + " "
+            self.finished += 1
+            yield Generation(self.answer, "scripted", 10, 5, "stop")
+        finally:
+            self.closed += 1
 
     async def health(self) -> tuple[bool, str]:
         return True, "ok"
