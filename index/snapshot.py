@@ -4,6 +4,9 @@ Layout: ``<root>/snap-<ms>/{vectors.faiss, posts.jsonl, deletes.json, manifest.j
 snapshot is written into a temporary folder, fsynced, renamed into place and
 the root fsynced; its manifest holds a SHA-256 per file, so a torn or corrupted
 snapshot is detected on load and skipped for the previous one.
+
+Parts (``SnapshotPart``, e.g. the stories of ``index.story_state``) add their own
+file, exported after the store's state and listed with its checksum in the manifest.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -30,7 +35,17 @@ PREFIX = "snap-"
 FORMAT_VERSION = 2  # 2 added deletes.json; version 1 snapshots still load
 
 
-def write_snapshot(store: PostStore, root: Path, keep: int = 3) -> Path:
+class SnapshotPart(Protocol):
+    """State kept beside the index in each snapshot, in a file of its own."""
+
+    name: str  # its file name in the snapshot
+
+    def export(self) -> bytes: ...
+
+    def restore(self, blob: bytes | None) -> None: ...  # None: the snapshot has no such file
+
+
+def write_snapshot(store: PostStore, root: Path, keep: int = 3, parts: Sequence[SnapshotPart] = ()) -> Path:
     """Persist the store under ``root``; keep the newest ``keep`` snapshots.
 
     Raises:
@@ -47,6 +62,7 @@ def write_snapshot(store: PostStore, root: Path, keep: int = 3) -> Path:
             "posts.jsonl": _records_jsonl(state.records),
             "deletes.json": json.dumps(state.deleted).encode(),
         }
+        files.update({part.name: part.export() for part in parts})  # after the store: never behind it
         manifest = {
             "format": FORMAT_VERSION,
             "created_at": time.time(),
@@ -106,15 +122,32 @@ def read_offsets(path: Path) -> dict[int, int]:
     return {int(p): int(o) for p, o in manifest["offsets"].items()}
 
 
-def restore_latest(store: PostStore, root: Path) -> Path | None:
-    """Load the newest verifying snapshot into ``store``; returns its path, or None."""
+def restore_latest(store: PostStore, root: Path, parts: Sequence[SnapshotPart] = ()) -> Path | None:
+    """Load the newest verifying snapshot into ``store`` and ``parts``; returns its path, or None."""
     for path in snapshots(root):
         try:
-            store.restore(read_snapshot(path))
+            state = read_snapshot(path)
+            for part in parts:
+                part.restore(_read_part(path, part.name))
+            store.restore(state)
             return path
         except (SnapshotError, ValueError, RuntimeError) as exc:
             log.warning("skipping snapshot %s: %s", path.name, exc)
+    for part in parts:
+        part.restore(None)
     return None
+
+
+def _read_part(path: Path, name: str) -> bytes | None:
+    """A part's verified file, or None when the snapshot was written without it."""
+    try:
+        digest = json.loads((path / "manifest.json").read_bytes())["sha256"].get(name)
+        blob = None if digest is None else (path / name).read_bytes()
+    except (OSError, ValueError, KeyError) as exc:
+        raise SnapshotError(f"unreadable {name}: {exc}") from exc
+    if blob is not None and hashlib.sha256(blob).hexdigest() != digest:
+        raise SnapshotError(f"{name} does not match its checksum")
+    return blob
 
 
 def _records_jsonl(records: list[PostRecord | None]) -> bytes:
@@ -166,9 +199,16 @@ class SnapshotScheduler:
     """
 
     def __init__(
-        self, store: PostStore, root: Path, interval_s: float, keep: int = 3, every_records: int = 50_000
+        self,
+        store: PostStore,
+        root: Path,
+        interval_s: float,
+        keep: int = 3,
+        every_records: int = 50_000,
+        parts: Sequence[SnapshotPart] = (),
     ) -> None:
         self._store = store
+        self._parts = parts
         self._root = root
         self._interval_s = interval_s
         self._every_records = every_records
@@ -196,7 +236,7 @@ class SnapshotScheduler:
         with self._lock:
             if not self._dirty:
                 return None
-            path = write_snapshot(self._store, self._root, self._keep)
+            path = write_snapshot(self._store, self._root, self._keep, self._parts)
             self._durable = read_offsets(path)
             self._last, self._dirty, self._pending = time.monotonic(), False, 0
         log.info("snapshot %s (%d posts)", path.name, len(self._store))
@@ -212,8 +252,11 @@ class SnapshotFollower:
     ``with SnapshotFollower(...)`` polls in a thread every ``interval_s``.
     """
 
-    def __init__(self, store: PostStore, root: Path, interval_s: float) -> None:
+    def __init__(
+        self, store: PostStore, root: Path, interval_s: float, parts: Sequence[SnapshotPart] = ()
+    ) -> None:
         self._store = store
+        self._parts = parts
         self._root = root
         self._interval_s = interval_s
         self._stop = threading.Event()
@@ -234,7 +277,7 @@ class SnapshotFollower:
         newest = next(iter(snapshots(self._root)), None)
         if newest is None or newest == self.loaded:
             return False
-        loaded = restore_latest(self._store, self._root)
+        loaded = restore_latest(self._store, self._root, self._parts)
         changed = loaded is not None and loaded != self.loaded
         self.loaded = loaded or self.loaded
         return changed

@@ -26,6 +26,7 @@ from kafka.structs import OffsetAndMetadata
 from index.embedder import Embedder
 from index.errors import EmbedderError
 from index.store import PostStore
+from index.stories import StoryTracker
 from ingest.batch import DecodedBatch, dead_letter, to_record
 from ingest.dlq import DeadLetterWriter
 from ingest.errors import IngestStageFailed
@@ -58,6 +59,7 @@ class StageParts:
     progress: IngestProgress
     metrics: IngestMetrics | None = None
     on_batch: Callable[[int], None] | None = None  # called with the batch's record count
+    stories: StoryTracker | None = None  # sees each batch just before the index (issue 5)
 
 
 class IndexStage:
@@ -159,8 +161,20 @@ class IndexStage:
         parts.dlq.flush()
         indexed_at = time.time()
         posts = [to_record(post, source, indexed_at) for post, source in items]
+        if parts.stories is not None:
+            self._observe_stories(posts, vectors, batch.deletes)
         parts.store.apply(posts, vectors, sorted(batch.deletes), batch.next_offsets)
         self._report(batch, items, len(records), embed_s, indexed_at)
+
+    def _observe_stories(self, posts: list, vectors: np.ndarray, deletes: set[str]) -> None:
+        """Before the index, so a snapshot (stories exported after the index) never has them behind.
+
+        Posts already tracked are skipped, so a batch re-read after a restart is not counted twice.
+        """
+        try:
+            self._parts.stories.observe(posts, vectors, sorted(deletes))
+        except Exception:  # stories are derived: a bug there must not stop indexing
+            log.exception("story tracking failed on a batch of %d posts", len(posts))
 
     def _embed(self, batch: DecodedBatch) -> tuple[list, np.ndarray]:
         items = list(batch.upserts.values())

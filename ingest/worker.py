@@ -20,6 +20,7 @@ from kafka.structs import OffsetAndMetadata
 
 from index.embedder import Embedder
 from index.store import PostStore
+from index.stories import StoryTracker
 from ingest.batch import decode_batch
 from ingest.batching import BatchPolicy, collect_batch
 from ingest.config import IngestConfig, KafkaConfig
@@ -58,6 +59,7 @@ class IngestWorker:
         store: PostStore,
         checkpoints: Checkpoints | None = None,
         metrics: IngestMetrics | None = None,
+        stories: StoryTracker | None = None,
     ) -> None:
         """
         Args:
@@ -65,6 +67,7 @@ class IngestWorker:
                 snapshot covers are committed, so the group's lag counts what a crash
                 would re-read, and a snapshot is taken before the final commit at stop.
                 Without it, offsets are committed once they are in the index.
+            stories: grouped into stories as each batch is indexed (``index.stories``).
         """
         self._kafka = kafka
         self._config = config
@@ -72,6 +75,7 @@ class IngestWorker:
         self._store = store
         self._checkpoints = checkpoints
         self._metrics = metrics
+        self._stories = stories
         self._policy = BatchPolicy(config.batch_max_posts, config.batch_max_wait_ms / 1000)
         self.progress = IngestProgress()
         self._lag_checked = 0.0
@@ -128,7 +132,9 @@ class IngestWorker:
     def _consume(self, consumer: KafkaConsumer, dlq: DeadLetterWriter, stop: threading.Event) -> None:
         self._committed: dict[TopicPartition, int] = {}
         on_batch = self._checkpoints.after_batch if self._checkpoints else None
-        parts = StageParts(self._embedder, self._store, dlq, self.progress, self._metrics, on_batch)
+        parts = StageParts(
+            self._embedder, self._store, dlq, self.progress, self._metrics, on_batch, self._stories
+        )
         with IndexStage(parts, self._config.pipeline_depth) as stage:
             consumer.subscribe([self._kafka.topic], listener=ResumeFromIndex(consumer, self._store, stage))
             log.info("ingest consuming %s as group %s", self._kafka.topic, self._kafka.group_id)

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 
 from serve.components import Components, build_components
 from serve.errors import install_error_handlers
-from serve.routes import ask, chat, health, metrics, posts, search
+from serve.routes import ask, chat, health, metrics, posts, search, trends
 from serve.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -37,7 +37,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (ask, chat, search, posts, health, metrics):
+    for module in (ask, chat, search, posts, health, metrics, trends):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

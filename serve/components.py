@@ -14,6 +14,9 @@ from prometheus_client import CollectorRegistry, Gauge
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.snapshot import SnapshotFollower, SnapshotScheduler, restore_latest
 from index.store import PostStore
+from index.stories import StoryTracker
+from index.story_state import StoriesPart
+from index.trends import TrendTracker
 from ingest.metrics import IngestMetrics
 from ingest.topics import broker_reachable
 from ingest.worker import IngestService, IngestWorker
@@ -38,6 +41,7 @@ class Components:
     ingest: IngestService | None
     index_status: Callable[[], tuple[bool, str]]
     registry: CollectorRegistry  # what GET /metrics exports
+    trends: TrendTracker | None = None  # None when settings.trends.enabled is false
 
     async def broker_status(self) -> tuple[bool, str]:
         return await asyncio.to_thread(broker_reachable, self.settings.kafka)
@@ -45,13 +49,18 @@ class Components:
 
 @contextmanager
 def indexing(
-    settings: Settings, embedder: Embedder, store: PostStore, registry: CollectorRegistry
+    settings: Settings,
+    embedder: Embedder,
+    store: PostStore,
+    registry: CollectorRegistry,
+    stories: StoryTracker | None = None,
 ) -> Iterator[IngestService]:
     """Restore the newest snapshot, consume from its offsets, snapshot periodically and at exit."""
     scheduler = None
+    parts = [StoriesPart(stories)] if stories is not None else []
     if settings.index.snapshots:
         root = Path(settings.index.snapshot_dir)
-        restored = restore_latest(store, root)
+        restored = restore_latest(store, root, parts)
         if restored:
             log.info("index restored from %s (%d posts)", restored, len(store))
         else:
@@ -62,6 +71,7 @@ def indexing(
             settings.index.snapshot_interval_s,
             settings.index.snapshots_kept,
             settings.index.snapshot_every_posts,
+            parts,
         )
     worker = IngestWorker(
         settings.kafka,
@@ -70,6 +80,7 @@ def indexing(
         store,
         checkpoints=scheduler,
         metrics=IngestMetrics(registry),
+        stories=stories,
     )
     with IngestService(worker) as service:
         try:
@@ -89,6 +100,7 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
         log_faiss_device()
         generator = await stack.enter_async_context(VLLMGenerator(settings.llm))
         retriever = Retriever(embedder, store, settings.retrieval)
+        stories = StoryTracker(embedder.dim, settings.trends) if settings.trends.enabled else None
         registry = CollectorRegistry()
         Gauge("feedpulse_index_posts", "Live posts in the index", registry=registry).set_function(
             lambda: len(store)
@@ -96,11 +108,14 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
         ingest = None
         index_status = _always_ready
         if run_ingest:
-            ingest = stack.enter_context(indexing(settings, embedder, store, registry))
+            ingest = stack.enter_context(indexing(settings, embedder, store, registry, stories))
         else:
             follower = stack.enter_context(
                 SnapshotFollower(
-                    store, Path(settings.index.snapshot_dir), settings.index.snapshot_interval_s / 2
+                    store,
+                    Path(settings.index.snapshot_dir),
+                    settings.index.snapshot_interval_s / 2,
+                    [StoriesPart(stories)] if stories is not None else [],
                 )
             )
             index_status = follower.status
@@ -115,6 +130,7 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
             ingest,
             index_status,
             registry,
+            TrendTracker(stories, store.get, embedder) if stories is not None else None,
         )
 
 
@@ -137,4 +153,5 @@ def ingest_only(settings: Settings) -> Iterator[IngestService]:
     with ExitStack() as stack:
         embedder = SentenceTransformerEmbedder(settings.embedder)
         store = PostStore(embedder.dim, settings.index)
-        yield stack.enter_context(indexing(settings, embedder, store, CollectorRegistry()))
+        stories = StoryTracker(embedder.dim, settings.trends) if settings.trends.enabled else None
+        yield stack.enter_context(indexing(settings, embedder, store, CollectorRegistry(), stories))

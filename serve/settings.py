@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.config import EmbedderConfig, IndexConfig
+from index.trend_config import TrendsConfig
 from ingest.config import IngestConfig, KafkaConfig
 from rag.config import LLMConfig, RetrievalConfig
 
@@ -66,6 +67,7 @@ class Settings(BaseSettings):
     llm_server: LLMServerConfig = LLMServerConfig()
     broker: BrokerConfig = BrokerConfig()
     api: ApiConfig = ApiConfig()
+    trends: TrendsConfig = TrendsConfig()
 
     @model_validator(mode="after")
     def _fill_cache_paths(self) -> Settings:

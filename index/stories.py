@@ -1,0 +1,387 @@
+"""Stories: reposts and near-duplicate posts grouped at ingest, under stable ids.
+
+A post joins a story by its repost key (an ``RT @user:`` prefix or the same text,
+``index.terms.repost_key``) or else the live story whose centroid is most similar,
+if at least ``join_threshold``; otherwise it starts a story. A story's id comes
+from its first post id and is never reused. When two stories merge, the smaller
+one's id becomes an alias of the survivor's, so an old id keeps resolving.
+
+Time is event time: buckets and liveness use posts' created times, and ``now`` is
+the newest created time seen, so a replay behaves like a live stream.
+
+One writer (the ingest index stage calls ``observe``) and any readers share the
+tracker under one lock. ``export``/``restore`` are its snapshot part (``index.snapshot``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index.records import PostRecord
+from index.terms import repost_key, terms
+from index.trend_config import TrendsConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, frozen=True)
+class PostEntry:
+    """What the tracker remembers of one post."""
+
+    story: str
+    bucket: int
+    author: str
+    key: str | None
+    terms: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Story:
+    """One story: its posts, authors, words and volume per bucket; its vector sum is a matrix row."""
+
+    id: str
+    row: int
+    first_seen: float
+    last_seen: float
+    posts: dict[str, None] = field(default_factory=dict)  # ordered set of post ids
+    authors: Counter[str] = field(default_factory=Counter)
+    buckets: dict[int, int] = field(default_factory=dict)
+    terms: Counter[str] = field(default_factory=Counter)
+    keys: Counter[str] = field(default_factory=Counter)  # repost key → posts with it
+    key_post: dict[str, str] = field(default_factory=dict)  # repost key → its first post
+
+
+def story_id(post_id: str) -> str:
+    """The id of a story started by ``post_id``: short, URL-safe and deterministic."""
+    return "s" + hashlib.blake2b(post_id.encode(), digest_size=8).hexdigest()
+
+
+class StoryTracker:
+    """Assigns posts to stories and keeps per-story and background counts."""
+
+    def __init__(self, dim: int, config: TrendsConfig | None = None) -> None:
+        self.dim = dim
+        self.config = config or TrendsConfig()
+        self.lock = threading.RLock()
+        self._reset()
+
+    def _reset(self) -> None:
+        dim = self.dim
+        self.now = 0.0  # newest created time seen (Unix s)
+        self.stories: dict[str, Story] = {}
+        self.posts: dict[str, PostEntry] = {}
+        self.aliases: dict[str, str] = {}  # merged id → the id it merged into
+        self.background: Counter[str] = Counter()  # terms of posts in the background span
+        self.background_posts = 0
+        self._keys: dict[str, str] = {}  # repost key → story id
+        self._active: dict[str, None] = {}  # stories that may still take posts by similarity
+        self._sums = np.zeros((1024, dim), dtype=np.float32)
+        self._centroids = np.zeros((1024, dim), dtype=np.float32)
+        self._free_rows: list[int] = []
+        self._rows_used = 0
+        self._term_buckets: dict[int, Counter[str]] = {}
+        self._background_buckets: dict[int, int] = {}
+        self._evicted_at = -1
+
+    def __len__(self) -> int:
+        return len(self.stories)
+
+    def bucket_of(self, created_at: float) -> int:
+        return int(created_at // self.config.bucket_s)
+
+    def resolve(self, sid: str) -> str:
+        """The id a story id means now: itself, or the story it merged into."""
+        with self.lock:
+            seen = sid
+            while seen in self.aliases:
+                seen = self.aliases[seen]
+            return seen
+
+    def story_of(self, post_id: str) -> str | None:
+        """The (resolved) story id of a tracked post."""
+        with self.lock:
+            entry = self.posts.get(post_id)
+            return None if entry is None else self.resolve(entry.story)
+
+    def centroid(self, story: Story) -> np.ndarray:
+        """The story's normalised mean vector (a copy)."""
+        return self._centroids[story.row].copy()
+
+    def vector_sum(self, story: Story) -> np.ndarray:
+        return self._sums[story.row].copy()
+
+    def observe(self, posts: Sequence[PostRecord], vectors: np.ndarray, deletes: Sequence[str] = ()) -> None:
+        """Add one applied batch: posts with their normalised vectors, then deleted post ids.
+
+        A post id already tracked keeps its story (an upsert or a re-read after a restart).
+        """
+        if len(posts) != len(vectors):
+            raise ValueError(f"{len(posts)} posts but {len(vectors)} vectors")
+        with self.lock:
+            fresh = [i for i, post in enumerate(posts) if post.post_id not in self.posts]
+            if fresh:
+                self.now = max(self.now, max(posts[i].created_at for i in fresh))
+                self._expire_active()
+                fresh.sort(key=lambda i: posts[i].created_at)
+                self._assign([posts[i] for i in fresh], np.asarray(vectors, np.float32)[fresh])
+            for post_id in deletes:
+                self._remove_post(post_id)
+            self._advance_background()
+            self._evict()
+
+    def _assign(self, posts: list[PostRecord], vectors: np.ndarray) -> None:
+        live = list(self._active)
+        rows = np.array([self.stories[sid].row for sid in live], dtype=np.int64)
+        sims = vectors @ self._centroids[rows].T if len(rows) else np.zeros((len(posts), 0), np.float32)
+        started: list[Story] = []  # stories started in this batch, compared one by one
+        touched: dict[str, None] = {}
+        for i, post in enumerate(posts):
+            key = repost_key(post.text)
+            story = self._by_key(key)
+            if story is None:
+                story = self._nearest(sims[i], live, vectors[i], started)
+            if story is None:
+                story = self._start(post)
+                started.append(story)
+            self._join(story, post, vectors[i], key)
+            touched[story.id] = None
+        self._merge_similar([sid for sid in touched if sid in self.stories])
+
+    def _by_key(self, key: str | None) -> Story | None:
+        if key is None or (sid := self._keys.get(key)) is None:
+            return None
+        return self.stories.get(self.resolve(sid))
+
+    def _nearest(
+        self, sims: np.ndarray, live: list[str], vector: np.ndarray, started: list[Story]
+    ) -> Story | None:
+        best, best_sim = None, self.config.join_threshold
+        if len(sims):
+            j = int(np.argmax(sims))
+            if sims[j] >= best_sim and (story := self.stories.get(live[j])) is not None:
+                best, best_sim = story, float(sims[j])
+        if started:
+            new_sims = self._centroids[[story.row for story in started]] @ vector
+            j = int(np.argmax(new_sims))
+            if new_sims[j] >= best_sim:
+                best = started[j]
+        return best
+
+    def _start(self, post: PostRecord) -> Story:
+        sid = story_id(post.post_id)
+        while sid in self.stories or sid in self.aliases:  # a hash collision: extend the id
+            sid = story_id(sid)
+        row = self._free_rows.pop() if self._free_rows else self._claim_row()
+        self._sums[row] = 0
+        story = Story(id=sid, row=row, first_seen=post.created_at, last_seen=post.created_at)
+        self.stories[sid] = story
+        return story
+
+    def _claim_row(self) -> int:
+        row = self._rows_used
+        self._rows_used += 1
+        if row >= len(self._sums):
+            self._sums = np.resize(self._sums, (2 * len(self._sums), self.dim))
+            self._centroids = np.resize(self._centroids, (2 * len(self._centroids), self.dim))
+        return row
+
+    def _join(self, story: Story, post: PostRecord, vector: np.ndarray, key: str | None) -> None:
+        entry = PostEntry(
+            story.id, self.bucket_of(post.created_at), post.author, key, tuple(terms(post.text))
+        )
+        self.posts[post.post_id] = entry
+        self._count(story, post.post_id, entry, +1)
+        story.first_seen = min(story.first_seen, post.created_at)
+        story.last_seen = max(story.last_seen, post.created_at)
+        self._sums[story.row] += vector
+        self._refresh_centroid(story.row)
+        if key is not None:
+            self._keys.setdefault(key, story.id)
+            story.key_post.setdefault(key, post.post_id)
+        self._active[story.id] = None
+        self._add_background(entry, +1)
+
+    def _count(self, story: Story, post_id: str, entry: PostEntry, sign: int) -> None:
+        if sign > 0:
+            story.posts[post_id] = None
+        else:
+            story.posts.pop(post_id, None)
+        story.buckets[entry.bucket] = story.buckets.get(entry.bucket, 0) + sign
+        if story.buckets[entry.bucket] <= 0:
+            del story.buckets[entry.bucket]
+        story.authors[entry.author] += sign
+        story.terms.update({term: sign for term in entry.terms})
+        if entry.key is not None:
+            story.keys[entry.key] += sign
+        if sign < 0:
+            for counter in (story.authors, story.terms, story.keys):
+                for name in [n for n, c in counter.items() if c <= 0]:
+                    del counter[name]
+
+    def _refresh_centroid(self, row: int) -> None:
+        norm = float(np.linalg.norm(self._sums[row]))
+        self._centroids[row] = self._sums[row] / norm if norm > 0 else 0
+
+    def _merge_similar(self, touched: list[str]) -> None:
+        """Merge touched stories into similar live ones; the smaller id becomes an alias."""
+        minimum = self.config.merge_min_posts
+        big = [sid for sid in self._active if len(self.stories[sid].posts) >= minimum]
+        mine = [sid for sid in touched if len(self.stories[sid].posts) >= minimum]
+        if not mine or len(big) < 2:
+            return
+        rows_big = [self.stories[sid].row for sid in big]
+        sims = self._centroids[[self.stories[sid].row for sid in mine]] @ self._centroids[rows_big].T
+        pairs = [
+            (float(sims[i, j]), mine[i], big[j])
+            for i, j in zip(*np.nonzero(sims >= self.config.merge_threshold), strict=True)
+            if mine[i] != big[j]
+        ]
+        for _, a, b in sorted(pairs, reverse=True):
+            if a in self.stories and b in self.stories:
+                self.merge(a, b)
+
+    def merge(self, a: str, b: str) -> str:
+        """Merge two stories; the larger (else older) survives. Returns the survivor's id."""
+        with self.lock:
+            first, second = self.stories[self.resolve(a)], self.stories[self.resolve(b)]
+            if first.id == second.id:
+                return first.id
+            rank = lambda s: (-len(s.posts), s.first_seen, s.id)  # noqa: E731
+            survivor, gone = sorted((first, second), key=rank)
+            for post_id in gone.posts:
+                entry = self.posts[post_id]
+                self.posts[post_id] = PostEntry(
+                    survivor.id, entry.bucket, entry.author, entry.key, entry.terms
+                )
+                self._count(survivor, post_id, entry, +1)
+            for key, post_id in gone.key_post.items():
+                survivor.key_post.setdefault(key, post_id)
+                self._keys[key] = survivor.id
+            survivor.first_seen = min(survivor.first_seen, gone.first_seen)
+            survivor.last_seen = max(survivor.last_seen, gone.last_seen)
+            self._sums[survivor.row] += self._sums[gone.row]
+            self._refresh_centroid(survivor.row)
+            self.aliases[gone.id] = survivor.id
+            self._drop(gone)
+            self._active[survivor.id] = None
+            log.debug("story %s merged into %s", gone.id, survivor.id)
+            return survivor.id
+
+    def _drop(self, story: Story) -> None:
+        del self.stories[story.id]
+        self._active.pop(story.id, None)
+        self._free_rows.append(story.row)
+
+    def _remove_post(self, post_id: str) -> None:
+        entry = self.posts.pop(post_id, None)
+        if entry is None:
+            return
+        story = self.stories[self.resolve(entry.story)]
+        self._count(story, post_id, entry, -1)
+        self._add_background(entry, -1)
+        if entry.key is not None and story.key_post.get(entry.key) == post_id:
+            others = [p for p in story.posts if self.posts[p].key == entry.key]
+            if others:
+                story.key_post[entry.key] = others[0]
+            else:
+                del story.key_post[entry.key]
+                if self._keys.get(entry.key) == story.id:
+                    del self._keys[entry.key]
+        if not story.posts:  # its vector sum still holds deleted posts; an empty story is gone
+            self._forget(story)
+
+    def _forget(self, story: Story) -> None:
+        for key in story.key_post:
+            if self._keys.get(key) == story.id:
+                del self._keys[key]
+        for post_id in story.posts:
+            self.posts.pop(post_id, None)
+        self._drop(story)
+        for old in [old for old, new in self.aliases.items() if new == story.id]:
+            del self.aliases[old]
+
+    def _expire_active(self) -> None:
+        cfg = self.config
+        for sid in list(self._active):
+            story = self.stories.get(sid)
+            ttl = cfg.story_ttl_s if story and len(story.posts) > 1 else cfg.singleton_ttl_s
+            if story is None or self.now - story.last_seen > ttl:
+                del self._active[sid]
+
+    def _evict(self) -> None:
+        """Forget stories quiet for ``retention_s`` (checked once per bucket)."""
+        bucket = self.bucket_of(self.now)
+        if bucket == self._evicted_at:
+            return
+        self._evicted_at = bucket
+        horizon = self.now - self.config.retention_s
+        for story in [s for s in self.stories.values() if s.last_seen < horizon]:
+            self._forget(story)
+
+    def _add_background(self, entry: PostEntry, sign: int) -> None:
+        oldest = self.bucket_of(self.now - self.config.background_s) + 1
+        if entry.bucket < oldest:
+            return
+        bucket_terms = self._term_buckets.setdefault(entry.bucket, Counter())
+        bucket_terms.update({term: sign for term in entry.terms})
+        self.background.update({term: sign for term in entry.terms})
+        self._background_buckets[entry.bucket] = self._background_buckets.get(entry.bucket, 0) + sign
+        self.background_posts += sign
+
+    def _advance_background(self) -> None:
+        oldest = self.bucket_of(self.now - self.config.background_s) + 1
+        for bucket in [b for b in self._term_buckets if b < oldest]:
+            self.background.subtract(self._term_buckets.pop(bucket))
+            self.background_posts -= self._background_buckets.pop(bucket, 0)
+        for term in [t for t, c in self.background.items() if c <= 0]:
+            del self.background[term]
+
+    def term_series(self, term: str) -> dict[int, int]:
+        """Posts per bucket that use ``term``, over the background span."""
+        with self.lock:
+            return {b: c[term] for b, c in self._term_buckets.items() if c.get(term, 0) > 0}
+
+    def recent_terms(self, first_bucket: int) -> Counter[str]:
+        """Term counts in buckets from ``first_bucket`` on (within the background span)."""
+        with self.lock:
+            total: Counter[str] = Counter()
+            for bucket, counts in self._term_buckets.items():
+                if bucket >= first_bucket:
+                    total.update(counts)
+            return total
+
+    def rebuild(
+        self,
+        now: float,
+        stories: list[tuple[str, float, float, dict[str, str]]],
+        sums: np.ndarray,
+        entries: list[tuple[str, PostEntry]],
+        aliases: dict[str, str],
+    ) -> None:
+        """Replace everything with exported parts (``index.story_state`` decodes them)."""
+        with self.lock:
+            self._reset()
+            for (sid, first, last, key_post), vector_sum in zip(stories, sums, strict=True):
+                row = self._claim_row()
+                story = Story(id=sid, row=row, first_seen=first, last_seen=last, key_post=dict(key_post))
+                self.stories[sid] = story
+                self._sums[row] = vector_sum
+                self._refresh_centroid(row)
+                for key in key_post:
+                    self._keys[key] = sid
+            for post_id, entry in entries:
+                self.posts[post_id] = entry
+                self._count(self.stories[entry.story], post_id, entry, +1)
+            self.now = now
+            self.aliases = dict(aliases)
+            for entry in self.posts.values():
+                self._add_background(entry, +1)
+            self._active = dict.fromkeys(self.stories)
+            self._expire_active()
