@@ -16,6 +16,9 @@ class KafkaConfig(BaseModel):
     # one batch takes seconds, so a minute is ample and a restarted worker gets its partitions sooner.
     max_poll_interval_ms: int = Field(60_000, ge=10_000)
     session_timeout_ms: int = Field(10_000, ge=6_000)
+    # kafka-python backs off up to 30 s between reconnects by default; after a broker
+    # restart that delays ingest for no reason on a local or LAN broker.
+    reconnect_backoff_max_ms: int = Field(1_000, ge=50)
 
 
 class IngestConfig(BaseModel):

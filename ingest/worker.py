@@ -103,6 +103,7 @@ class IngestWorker:
         common = {
             "bootstrap_servers": self._kafka.bootstrap_servers,
             "request_timeout_ms": self._kafka.request_timeout_ms + 1_000,
+            "reconnect_backoff_max_ms": self._kafka.reconnect_backoff_max_ms,
         }
         consumer = KafkaConsumer(
             group_id=self._kafka.group_id,
