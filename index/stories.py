@@ -16,6 +16,7 @@ tracker under one lock. ``export``/``restore`` are its snapshot part (``index.sn
 from __future__ import annotations
 
 import hashlib
+import heapq
 import logging
 import threading
 from collections import Counter
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from index.live_set import LiveSet
 from index.records import PostRecord
 from index.terms import repost_key, terms
 from index.trend_config import TrendsConfig
@@ -81,14 +83,15 @@ class StoryTracker:
         self.background: Counter[str] = Counter()  # terms of posts in the background span
         self.background_posts = 0
         self._keys: dict[str, str] = {}  # repost key → story id
-        self._active: dict[str, None] = {}  # stories that may still take posts by similarity
+        self._live = LiveSet(dim)  # stories that may still take posts by similarity
+        self._expired_at = -1  # bucket of the last liveness sweep
+        self._quiet: list[tuple[float, str]] = []  # heap of (last seen, story) for retention
         self._sums = np.zeros((1024, dim), dtype=np.float32)
         self._centroids = np.zeros((1024, dim), dtype=np.float32)
         self._free_rows: list[int] = []
         self._rows_used = 0
         self._term_buckets: dict[int, Counter[str]] = {}
         self._background_buckets: dict[int, int] = {}
-        self._evicted_at = -1
 
     def __len__(self) -> int:
         return len(self.stories)
@@ -128,7 +131,7 @@ class StoryTracker:
             fresh = [i for i, post in enumerate(posts) if post.post_id not in self.posts]
             if fresh:
                 self.now = max(self.now, max(posts[i].created_at for i in fresh))
-                self._expire_active()
+                self._expire_live()
                 fresh.sort(key=lambda i: posts[i].created_at)
                 self._assign([posts[i] for i in fresh], np.asarray(vectors, np.float32)[fresh])
             for post_id in deletes:
@@ -137,9 +140,8 @@ class StoryTracker:
             self._evict()
 
     def _assign(self, posts: list[PostRecord], vectors: np.ndarray) -> None:
-        live = list(self._active)
-        rows = np.array([self.stories[sid].row for sid in live], dtype=np.int64)
-        sims = vectors @ self._centroids[rows].T if len(rows) else np.zeros((len(posts), 0), np.float32)
+        live = list(self._live.ids)
+        sims = vectors @ self._live.matrix.T
         started: list[Story] = []  # stories started in this batch, compared one by one
         touched: dict[str, None] = {}
         for i, post in enumerate(posts):
@@ -205,7 +207,8 @@ class StoryTracker:
         if key is not None:
             self._keys.setdefault(key, story.id)
             story.key_post.setdefault(key, post.post_id)
-        self._active[story.id] = None
+        self._live.put(story.id, self._centroids[story.row])
+        heapq.heappush(self._quiet, (story.last_seen, story.id))
         self._add_background(entry, +1)
 
     def _count(self, story: Story, post_id: str, entry: PostEntry, sign: int) -> None:
@@ -232,7 +235,7 @@ class StoryTracker:
     def _merge_similar(self, touched: list[str]) -> None:
         """Merge touched stories into similar live ones; the smaller id becomes an alias."""
         minimum = self.config.merge_min_posts
-        big = [sid for sid in self._active if len(self.stories[sid].posts) >= minimum]
+        big = [sid for sid in self._live.ids if len(self.stories[sid].posts) >= minimum]
         mine = [sid for sid in touched if len(self.stories[sid].posts) >= minimum]
         if not mine or len(big) < 2:
             return
@@ -270,13 +273,14 @@ class StoryTracker:
             self._refresh_centroid(survivor.row)
             self.aliases[gone.id] = survivor.id
             self._drop(gone)
-            self._active[survivor.id] = None
+            self._live.put(survivor.id, self._centroids[survivor.row])
+            heapq.heappush(self._quiet, (survivor.last_seen, survivor.id))
             log.debug("story %s merged into %s", gone.id, survivor.id)
             return survivor.id
 
     def _drop(self, story: Story) -> None:
         del self.stories[story.id]
-        self._active.pop(story.id, None)
+        self._live.remove(story.id)
         self._free_rows.append(story.row)
 
     def _remove_post(self, post_id: str) -> None:
@@ -307,23 +311,27 @@ class StoryTracker:
         for old in [old for old, new in self.aliases.items() if new == story.id]:
             del self.aliases[old]
 
-    def _expire_active(self) -> None:
+    def _expire_live(self, force: bool = False) -> None:
+        """Stop matching stories quiet for their time to live (swept once per bucket)."""
+        bucket = self.bucket_of(self.now)
+        if bucket == self._expired_at and not force:
+            return
+        self._expired_at = bucket
         cfg = self.config
-        for sid in list(self._active):
+        for sid in list(self._live.ids):
             story = self.stories.get(sid)
             ttl = cfg.story_ttl_s if story and len(story.posts) > 1 else cfg.singleton_ttl_s
             if story is None or self.now - story.last_seen > ttl:
-                del self._active[sid]
+                self._live.remove(sid)
 
     def _evict(self) -> None:
-        """Forget stories quiet for ``retention_s`` (checked once per bucket)."""
-        bucket = self.bucket_of(self.now)
-        if bucket == self._evicted_at:
-            return
-        self._evicted_at = bucket
+        """Forget stories quiet for ``retention_s``."""
         horizon = self.now - self.config.retention_s
-        for story in [s for s in self.stories.values() if s.last_seen < horizon]:
-            self._forget(story)
+        while self._quiet and self._quiet[0][0] < horizon:
+            _, sid = heapq.heappop(self._quiet)
+            story = self.stories.get(sid)
+            if story is not None and story.last_seen < horizon:  # else a newer entry is in the heap
+                self._forget(story)
 
     def _add_background(self, entry: PostEntry, sign: int) -> None:
         oldest = self.bucket_of(self.now - self.config.background_s) + 1
@@ -337,11 +345,29 @@ class StoryTracker:
 
     def _advance_background(self) -> None:
         oldest = self.bucket_of(self.now - self.config.background_s) + 1
+        if not self._term_buckets or min(self._term_buckets) >= oldest:
+            return
         for bucket in [b for b in self._term_buckets if b < oldest]:
-            self.background.subtract(self._term_buckets.pop(bucket))
+            counts = self._term_buckets.pop(bucket)
+            self.background.subtract(counts)
             self.background_posts -= self._background_buckets.pop(bucket, 0)
-        for term in [t for t, c in self.background.items() if c <= 0]:
-            del self.background[term]
+            for term in counts:
+                if self.background.get(term, 1) <= 0:
+                    del self.background[term]
+
+    def recent(self, since: float, min_posts: int) -> list[Story]:
+        """Stories of at least ``min_posts`` posts with a post created at or after ``since``."""
+        with self.lock:
+            cfg = self.config
+            narrow = min_posts >= 2 and since >= self.now - cfg.story_ttl_s  # then all are still active
+            pool = self._live.ids if narrow else self.stories
+            return [
+                story
+                for sid in pool
+                if (story := self.stories.get(sid)) is not None
+                and story.last_seen >= since
+                and len(story.posts) >= min_posts
+            ]
 
     def term_series(self, term: str) -> dict[int, int]:
         """Posts per bucket that use ``term``, over the background span."""
@@ -383,5 +409,7 @@ class StoryTracker:
             self.aliases = dict(aliases)
             for entry in self.posts.values():
                 self._add_background(entry, +1)
-            self._active = dict.fromkeys(self.stories)
-            self._expire_active()
+            for story in self.stories.values():
+                self._live.put(story.id, self._centroids[story.row])
+                heapq.heappush(self._quiet, (story.last_seen, story.id))
+            self._expire_live(force=True)

@@ -103,9 +103,7 @@ class TrendTracker:
             first, last = self.window(window_s)
             since = first * cfg.bucket_s
             scored = []
-            for story in self.stories.stories.values():
-                if story.last_seen < since or len(story.posts) < cfg.min_volume:
-                    continue
+            for story in self.stories.recent(since, cfg.min_volume):
                 score, volume = self._score(story, first, last)
                 if score < cfg.min_score or volume < cfg.min_volume:
                     continue
