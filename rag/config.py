@@ -29,6 +29,9 @@ class RetrievalConfig(BaseModel):
 class LLMConfig(BaseModel):
     """An OpenAI-compatible vLLM server and how to prompt it."""
 
+    # remote: an OpenAI-compatible server at base_url (rag/generation.py);
+    # in_process: vLLM's AsyncLLM in this process on llm_server's model (rag/inprocess.py).
+    backend: Literal["remote", "in_process"] = "remote"
     base_url: str = "http://127.0.0.1:8000/v1"
     model: str = "gemma3-270m"
     # completion: one-shot completion prompt for base models (the CPU default);

@@ -21,8 +21,9 @@ from ingest.metrics import IngestMetrics
 from ingest.topics import broker_reachable
 from ingest.worker import IngestService, IngestWorker
 from rag.engine import AnswerEngine
-from rag.generation import Generator, VLLMGenerator
+from rag.generation import Generator
 from rag.retrieval import Retriever
+from serve.llm_backend import open_generator
 from serve.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
         embedder = await asyncio.to_thread(SentenceTransformerEmbedder, settings.embedder)
         store = PostStore(embedder.dim, settings.index)
         log_faiss_device()
-        generator = await stack.enter_async_context(VLLMGenerator(settings.llm))
+        generator = await stack.enter_async_context(open_generator(settings))
         retriever = Retriever(embedder, store, settings.retrieval)
         stories = StoryTracker(embedder.dim, settings.trends) if settings.trends.enabled else None
         registry = CollectorRegistry()
