@@ -85,8 +85,11 @@ def plan(config: IndexConfig, live: int, layout: Layout) -> int | None:
     return None
 
 
-def rebuild(index: faiss.Index, nlist: int, seed: int = 0) -> faiss.Index:
-    """A new index (flat when nlist is 0) with the same ids and vectors; ``index`` is only read."""
+def rebuild(index: faiss.Index, nlist: int, seed: int = 0, renumber: np.ndarray | None = None) -> faiss.Index:
+    """A new index (flat when nlist is 0) with the same vectors; ``index`` is only read.
+
+    Ids stay the same, or become ``renumber[id]`` when a mapping is given (compaction).
+    """
     if nlist == 0:
         fresh = new_flat(index.d)
     else:
@@ -97,7 +100,7 @@ def rebuild(index: faiss.Index, nlist: int, seed: int = 0) -> faiss.Index:
         fresh.cp.seed = seed
         fresh.train(_sample(index, TRAIN_POINTS_PER_LIST * nlist, seed))
     for ids, vectors in _chunks(index):
-        fresh.add_with_ids(vectors, ids)
+        fresh.add_with_ids(vectors, ids if renumber is None else renumber[ids])
     return fresh
 
 

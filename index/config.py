@@ -37,4 +37,3 @@ class IndexConfig(BaseModel):
     # Posts created longer ago than this (before the newest post seen) are evicted, and
     # deletes are remembered this long so a late post is not resurrected. None: keep all.
     retention_s: float | None = Field(7 * 86_400.0, gt=0)
-    evict_every_s: float = Field(10.0, gt=0)  # wall-clock seconds between eviction sweeps

@@ -31,6 +31,8 @@ from index.rwlock import ReadWriteLock
 log = logging.getLogger(__name__)
 # A created_at this far past the wall clock does not move stream time (it would evict everything).
 MAX_CLOCK_SKEW_S = 300.0
+EVICT_STEP = 0.01  # sweep when the horizon has moved this share of the retention period
+COMPACT_MIN_DEAD_SLOTS = 100_000  # and more dead slots than live ones
 
 
 @dataclass(slots=True, frozen=True)
@@ -72,7 +74,7 @@ class PostStore:
         self._offsets: dict[int, int] = {}
         self._deleted: dict[str, float] = {}
         self._stream_now = 0.0  # newest created_at seen (never past the wall clock + skew)
-        self._swept_at = time.monotonic()
+        self._swept_horizon = float("-inf")
 
     def __len__(self) -> int:
         return len(self._slot_of)
@@ -101,7 +103,8 @@ class PostStore:
             kept, vectors = self._admissible(upserts, vectors)
             result = self._apply(kept, vectors, deletes, offsets)
             evicted = self._maybe_evict()
-            self._maybe_rebuild()
+            if not self._maybe_compact():
+                self._maybe_rebuild()
         return replace(result, skipped=len(upserts) - len(kept), evicted=evicted)
 
     def _advance_stream_time(self, upserts: Sequence[PostRecord]) -> None:
@@ -137,11 +140,14 @@ class PostStore:
         return [upserts[i] for i in keep], vectors[keep]
 
     def _maybe_evict(self) -> int:
-        """Every ``evict_every_s``: drop posts and remembered deletes older than the horizon."""
+        """Drop posts and remembered deletes older than the horizon, each time it moved 1% of retention.
+
+        Stepping on stream time (not the wall clock) keeps a fast replay as bounded as a live stream.
+        """
         horizon = self._horizon()
-        if horizon is None or time.monotonic() - self._swept_at < self._config.evict_every_s:
+        if horizon is None or horizon - self._swept_horizon < EVICT_STEP * (self._config.retention_s or 0):
             return 0
-        self._swept_at = time.monotonic()
+        self._swept_horizon = horizon
         self._deleted = {pid: at for pid, at in self._deleted.items() if at >= horizon}
         used = len(self._records)
         expired = np.flatnonzero(self._live[:used] & (self._created[:used] < horizon))
@@ -267,6 +273,35 @@ class PostStore:
             window &= self._created[:used] <= until
         count = int(np.count_nonzero(window))
         return count, None if count == used else np.packbits(window, bitorder="little")
+
+    def _maybe_compact(self) -> bool:
+        """Renumber slots once most are dead (evicted or deleted), so memory tracks live posts.
+
+        Slot ids are never reused, so without this a long run's per-slot arrays and
+        record list would grow with every post ever seen.
+        """
+        used, live = len(self._records), len(self._slot_of)
+        if used - live < max(COMPACT_MIN_DEAD_SLOTS, live):
+            return False
+        keep = np.array(sorted(self._slot_of.values()), dtype=np.int64)
+        renumber = np.full(used, -1, dtype=np.int64)
+        renumber[keep] = np.arange(len(keep))
+        nlist = ann.plan(self._config, live, self._layout)
+        nlist = self._layout.nlist if nlist is None else nlist
+        index = ann.rebuild(self._index, nlist, renumber=renumber)
+        records = [self._records[slot] for slot in keep]
+        created = np.zeros(max(1024, len(keep)), dtype=np.float64)
+        created[: len(keep)] = self._created[keep]
+        alive = np.zeros(len(created), dtype=bool)
+        alive[: len(keep)] = True
+        with self._lock.write():
+            self._index, self._layout = index, ann.Layout(nlist, int(index.ntotal))
+            self._records = records
+            self._slot_of = {record.post_id: slot for slot, record in enumerate(records) if record}
+            self._created, self._live, self._live_bits = created, alive, None
+        ann.release_freed_memory()
+        log.info("compacted the store: %d slots -> %d", used, len(keep))
+        return True
 
     def _maybe_rebuild(self) -> None:
         """Move to the index ``ann.plan`` asks for; readers use the old one until the swap.

@@ -4,6 +4,7 @@ import time
 import numpy as np
 import pytest
 
+from index import store as store_module
 from index.config import IndexConfig
 from index.records import PostRecord
 from index.store import PostStore
@@ -117,7 +118,7 @@ def test_a_delete_that_arrives_before_its_post_keeps_it_out(store):
 
 
 def test_retention_evicts_posts_past_the_horizon_and_refuses_expired_ones():
-    store = PostStore(DIM, IndexConfig(retention_s=700.0, evict_every_s=1e-9))
+    store = PostStore(DIM, IndexConfig(retention_s=700.0))
     store.apply(
         [record(str(i), created_at=100.0 * i) for i in range(5)], np.stack([unit(i) for i in range(5)])
     )
@@ -129,7 +130,7 @@ def test_retention_evicts_posts_past_the_horizon_and_refuses_expired_ones():
 
 
 def test_a_future_timestamp_does_not_evict_everything():
-    store = PostStore(DIM, IndexConfig(retention_s=3_600.0, evict_every_s=1e-9))
+    store = PostStore(DIM, IndexConfig(retention_s=3_600.0))
     now = time.time()
     store.apply([record("now", created_at=now)], unit(1)[None])
     store.apply([record("bogus", created_at=now + 10 * 86_400)], unit(2)[None])
@@ -142,3 +143,15 @@ def test_restore_keeps_remembered_deletes(store):
     restored.restore(store.export_state())
     restored.apply([record("never-seen", created_at=900.0)], unit(50)[None])
     assert restored.get("never-seen") is None and restored.get("1") is None
+
+
+def test_slots_are_compacted_once_most_are_dead(monkeypatch):
+    monkeypatch.setattr(store_module, "COMPACT_MIN_DEAD_SLOTS", 10)
+    store = PostStore(DIM, IndexConfig(retention_s=100.0, ann="flat"))
+    for step in range(10):  # each batch is 100 s newer, so the one before it is evicted
+        batch = [record(f"{step}-{i}", created_at=100.0 * step + i) for i in range(8)]
+        store.apply(batch, np.stack([unit(100 * step + i) for i in range(8)]))
+    assert len(store._records) < 40  # without compaction: 80 slots, most of them dead
+    hits = store.search(unit(903), k=1)
+    assert hits[0].post.post_id == "9-3" and hits[0].score == pytest.approx(1.0, abs=1e-5)
+    assert store.get("9-7").created_at == 907.0 and store.stats().vectors == len(store)
