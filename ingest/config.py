@@ -29,6 +29,8 @@ class IngestConfig(BaseModel):
     # Batches decoded and waiting while one is embedded: more smooths bursts, costs memory.
     pipeline_depth: int = Field(2, ge=1)
     lag_refresh_s: float = Field(2.0, gt=0)
-    # Reading nothing this long while records wait means the group membership is broken:
-    # the worker replaces its consumer. Several session timeouts, so a normal rebalance never trips it.
-    stall_timeout_s: float = Field(45.0, gt=0)
+    # Reading nothing this long while records wait means the group membership is broken: the
+    # worker replaces its consumer. A dead member holds a rebalance for one session timeout (10 s);
+    # kafka-python 3.0 was seen stuck in "rebalance in progress" for a minute, where a fresh
+    # consumer joined at once (tests/integration/test_crash_recovery.py logs).
+    stall_timeout_s: float = Field(20.0, gt=0)
