@@ -25,7 +25,8 @@ from serve.settings import Settings
 from tests.integration.conftest import wait_for
 from tests.integration.ingest_process import committed_offsets, end_offsets, ingest_process, newest_offsets
 
-pytestmark = pytest.mark.slow
+# 20,000 posts embedded on 2 cores plus 10 restarts: ~7 min alone, far more on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 POSTS = 20_000
 KILLS = 10
