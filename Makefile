@@ -40,3 +40,4 @@ bench: setup
 	$(PY) bench/ingest_rate.py
 	$(PY) bench/freshness.py
 	$(PY) bench/search_latency.py
+	$(PY) bench/retention_memory.py
