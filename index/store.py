@@ -107,6 +107,13 @@ class PostStore:
                 self._maybe_rebuild()
         return replace(result, skipped=len(upserts) - len(kept), evicted=evicted)
 
+    def admissible(
+        self, upserts: Sequence[PostRecord], vectors: np.ndarray
+    ) -> tuple[Sequence[PostRecord], np.ndarray]:
+        """The upserts ``apply`` would write now, with their vectors (for derived views like stories)."""
+        with self._writing:
+            return self._admissible(upserts, vectors)
+
     def _advance_stream_time(self, upserts: Sequence[PostRecord]) -> None:
         if upserts:
             newest = max(record.created_at for record in upserts)

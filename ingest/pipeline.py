@@ -162,7 +162,8 @@ class IndexStage:
         indexed_at = time.time()
         posts = [to_record(post, source, indexed_at) for post, source in items]
         if parts.stories is not None:
-            self._observe_stories(posts, vectors, batch.deletes)
+            # Only what the index will hold: not a deleted id's late copy, not an older version.
+            self._observe_stories(*parts.store.admissible(posts, vectors), batch.deletes)
         parts.store.apply(posts, vectors, sorted(batch.deletes), batch.next_offsets)
         self._report(batch, items, len(records), embed_s, indexed_at)
 

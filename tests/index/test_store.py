@@ -155,3 +155,12 @@ def test_slots_are_compacted_once_most_are_dead(monkeypatch):
     hits = store.search(unit(903), k=1)
     assert hits[0].post.post_id == "9-3" and hits[0].score == pytest.approx(1.0, abs=1e-5)
     assert store.get("9-7").created_at == 907.0 and store.stats().vectors == len(store)
+
+
+def test_admissible_tells_derived_views_what_apply_would_write(store):
+    store.apply([], np.empty((0, DIM), np.float32), deletes=["gone"])
+    kept, vectors = store.admissible(
+        [record("gone", 950.0), record("new", 960.0)], np.stack([unit(60), unit(61)])
+    )
+    assert [r.post_id for r in kept] == ["new"] and np.allclose(vectors, unit(61)[None])
+    assert store.get("new") is None  # nothing written
