@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from index.bursts import score_series
 from index.live_set import LiveSet
 from index.records import PostRecord
 from index.terms import repost_key, terms
@@ -251,13 +252,12 @@ class StoryTracker:
                 self.merge(a, b)
 
     def merge(self, a: str, b: str) -> str:
-        """Merge two stories; the larger (else older) survives. Returns the survivor's id."""
+        """Merge two stories; the burstier one keeps its id (``_survival_rank``). Returns that id."""
         with self.lock:
             first, second = self.stories[self.resolve(a)], self.stories[self.resolve(b)]
             if first.id == second.id:
                 return first.id
-            rank = lambda s: (-len(s.posts), s.first_seen, s.id)  # noqa: E731
-            survivor, gone = sorted((first, second), key=rank)
+            survivor, gone = sorted((first, second), key=self._survival_rank)
             for post_id in gone.posts:
                 entry = self.posts[post_id]
                 self.posts[post_id] = PostEntry(
@@ -277,6 +277,16 @@ class StoryTracker:
             heapq.heappush(self._quiet, (survivor.last_seen, survivor.id))
             log.debug("story %s merged into %s", gone.id, survivor.id)
             return survivor.id
+
+    def _survival_rank(self, story: Story) -> tuple:
+        """Which id a merge keeps: the higher burst score over the default window (the story
+        people see in the trends keeps its id), then more posts, then the older one."""
+        cfg = self.config
+        last = self.bucket_of(self.now)
+        first = last - max(1, round(cfg.default_window_s / cfg.bucket_s)) + 1
+        half_life = cfg.baseline_half_life_s / cfg.bucket_s
+        score, _ = score_series(story.buckets, first, last, half_life, cfg.prior)
+        return (-score, -len(story.posts), story.first_seen, story.id)
 
     def _drop(self, story: Story) -> None:
         del self.stories[story.id]

@@ -59,7 +59,7 @@ def test_no_posts_or_a_quiet_window_gives_no_trends():
     tracker = StoryTracker(DIM, TrendsConfig(min_volume=5, min_score=3))
     trends = TrendTracker(tracker)
     assert trends.top(3600) == [] and trends.terms(3600) == []
-    posts_over(tracker, "steady", [3] * 100, angle(0), "weather chat")  # 8 h of the same chatter
+    posts_over(tracker, "steady", [3] * 288, angle(0), "weather chat")  # a day of the same chatter
     assert trends.top(3600) == []
 
 
