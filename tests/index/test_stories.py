@@ -10,8 +10,8 @@ import pytest
 
 from index.records import PostRecord
 from index.snapshot import restore_latest, write_snapshot
-from index.stories import StoryTracker, story_id
 from index.store import PostStore
+from index.stories import StoryTracker, story_id
 from index.story_state import StoriesPart
 from index.terms import repost_key, terms
 from index.trend_config import TrendsConfig
@@ -151,7 +151,9 @@ def test_export_and_restore_keep_ids_volumes_aliases_and_assignment():
     for sid, story in tracker.stories.items():
         assert restored.stories[sid].buckets == story.buckets
         assert restored.stories[sid].terms == story.terms
-        np.testing.assert_allclose(restored.centroid(restored.stories[sid]), tracker.centroid(story), atol=1e-6)
+        np.testing.assert_allclose(
+            restored.centroid(restored.stories[sid]), tracker.centroid(story), atol=1e-6
+        )
     assert restored.background == tracker.background
     feed(restored, [(post("a9", at=T0 + 600), angle(2))])
     assert restored.story_of("a9") == story_id("a0")

@@ -2,14 +2,13 @@
 
 from contextlib import asynccontextmanager
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from index.records import PostRecord
-from index.stories import StoryTracker, story_id
 from index.store import PostStore
+from index.stories import StoryTracker, story_id
 from index.trend_config import TrendsConfig
 from index.trends import TrendTracker
 from rag.engine import AnswerEngine
