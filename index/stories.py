@@ -19,6 +19,7 @@ import hashlib
 import heapq
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ from index.terms import repost_key, terms
 from index.trend_config import TrendsConfig
 
 log = logging.getLogger(__name__)
+# A post dated later than this past the wall clock does not move the clock (a bad created_at
+# would otherwise push every window past the real posts).
+FUTURE_SLACK_S = 300.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -131,7 +135,8 @@ class StoryTracker:
         with self.lock:
             fresh = [i for i, post in enumerate(posts) if post.post_id not in self.posts]
             if fresh:
-                self.now = max(self.now, max(posts[i].created_at for i in fresh))
+                newest = max(posts[i].created_at for i in fresh)
+                self.now = max(self.now, min(newest, time.time() + FUTURE_SLACK_S))
                 self._expire_live()
                 fresh.sort(key=lambda i: posts[i].created_at)
                 self._assign([posts[i] for i in fresh], np.asarray(vectors, np.float32)[fresh])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
 
 from index.records import PostRecord
-from index.snapshot import restore_latest, write_snapshot
+from index.snapshot import SnapshotFollower, restore_latest, write_snapshot
 from index.store import PostStore
 from index.stories import StoryTracker, story_id
 from index.story_state import StoriesPart
@@ -202,3 +203,25 @@ def test_a_snapshot_without_stories_restores_an_empty_tracker(tmp_path):
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError):
         StoryTracker(DIM).observe([post("1")], np.zeros((2, DIM), np.float32))
+
+
+def test_a_post_dated_in_the_future_does_not_move_the_clock_past_now():
+    tracker = StoryTracker(DIM)
+    tracker.observe([post("1", at=T0)], angle(0)[None])
+    tracker.observe([post("2", at=time.time() + 86_400)], angle(0, 2, 3)[None])
+    assert tracker.now <= time.time() + 301
+    assert tracker.story_of("2") == story_id("2")  # still tracked, in its own bucket
+
+
+def test_a_serving_process_follows_the_stories_in_snapshots(tmp_path):
+    tracker, store = StoryTracker(DIM), PostStore(DIM)
+    items = [post(str(i), "levee breach downtown", T0 + i) for i in range(3)]
+    vectors = np.stack([angle(i) for i in range(3)])
+    tracker.observe(items, vectors)
+    store.apply(items, vectors, offsets={0: 3})
+    write_snapshot(store, tmp_path, parts=[StoriesPart(tracker)])
+
+    follower_tracker = StoryTracker(DIM)
+    with SnapshotFollower(PostStore(DIM), tmp_path, 60, [StoriesPart(follower_tracker)]) as follower:
+        assert follower.loaded is not None
+        assert follower_tracker.story_of("2") == story_id("0")
