@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -146,18 +147,16 @@ class StoryTracker:
             self._evict()
 
     def _assign(self, posts: list[PostRecord], vectors: np.ndarray) -> None:
-        live = list(self._live.ids)
+        before = len(self._live)  # stories joined from here on in this batch are compared one by one
         sims = vectors @ self._live.matrix.T
-        started: list[Story] = []  # stories started in this batch, compared one by one
         touched: dict[str, None] = {}
         for i, post in enumerate(posts):
             key = repost_key(post.text)
             story = self._by_key(key)
             if story is None:
-                story = self._nearest(sims[i], live, vectors[i], started)
+                story = self._nearest(sims[i], before, vectors[i])
             if story is None:
                 story = self._start(post)
-                started.append(story)
             self._join(story, post, vectors[i], key)
             touched[story.id] = None
         self._merge_similar([sid for sid in touched if sid in self.stories])
@@ -167,19 +166,19 @@ class StoryTracker:
             return None
         return self.stories.get(self.resolve(sid))
 
-    def _nearest(
-        self, sims: np.ndarray, live: list[str], vector: np.ndarray, started: list[Story]
-    ) -> Story | None:
+    def _nearest(self, sims: np.ndarray, before: int, vector: np.ndarray) -> Story | None:
+        """The most similar live story within the threshold: ``sims`` against the first ``before``
+        live stories (from the start of the batch), the rest (joined since) computed now."""
         best, best_sim = None, self.config.join_threshold
         if len(sims):
             j = int(np.argmax(sims))
-            if sims[j] >= best_sim and (story := self.stories.get(live[j])) is not None:
-                best, best_sim = story, float(sims[j])
-        if started:
-            new_sims = self._centroids[[story.row for story in started]] @ vector
+            if sims[j] >= best_sim:
+                best, best_sim = self.stories.get(self._live.ids[j]), float(sims[j])
+        if len(self._live) > before:
+            new_sims = self._live.matrix[before:] @ vector
             j = int(np.argmax(new_sims))
             if new_sims[j] >= best_sim:
-                best = started[j]
+                best = self.stories.get(self._live.ids[before + j])
         return best
 
     def _start(self, post: PostRecord) -> Story:
@@ -226,7 +225,9 @@ class StoryTracker:
         if story.buckets[entry.bucket] <= 0:
             del story.buckets[entry.bucket]
         story.authors[entry.author] += sign
-        story.terms.update({term: sign for term in entry.terms})
+        story_terms = story.terms
+        for term in entry.terms:
+            story_terms[term] += sign
         if entry.key is not None:
             story.keys[entry.key] += sign
         if sign < 0:
@@ -235,8 +236,9 @@ class StoryTracker:
                     del counter[name]
 
     def _refresh_centroid(self, row: int) -> None:
-        norm = float(np.linalg.norm(self._sums[row]))
-        self._centroids[row] = self._sums[row] / norm if norm > 0 else 0
+        vector_sum = self._sums[row]
+        norm = math.sqrt(float(vector_sum @ vector_sum))
+        self._centroids[row] = vector_sum / norm if norm > 0 else 0
 
     def _merge_similar(self, touched: list[str]) -> None:
         """Merge touched stories into similar live ones; the smaller id becomes an alias."""
@@ -353,8 +355,10 @@ class StoryTracker:
         if entry.bucket < oldest:
             return
         bucket_terms = self._term_buckets.setdefault(entry.bucket, Counter())
-        bucket_terms.update({term: sign for term in entry.terms})
-        self.background.update({term: sign for term in entry.terms})
+        background = self.background
+        for term in entry.terms:
+            bucket_terms[term] += sign
+            background[term] += sign
         self._background_buckets[entry.bucket] = self._background_buckets.get(entry.bucket, 0) + sign
         self.background_posts += sign
 
