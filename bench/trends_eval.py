@@ -13,7 +13,7 @@ not an artefact of replaying faster than real time.
 Ground truth, per event: on-topic posts per 10-minute bucket; onset is the first bucket
 with at least 3x the event's median bucket (over its file's span, zeros included) and at
 least 5 posts; the event is live from onset to the end of its last such bucket. Sandy's
-sampled volume is flat (no bucket reaches 3x its median), so its onset uses 2x, reported.
+sampled volume is flat (no bucket reaches 3x its median), so its onset uses 2.5x, reported.
 
 - delay: event time from onset until a trend whose posts are >= 80% on-topic for the
   event is in the top 5 (checked after every minute of event time);
@@ -64,7 +64,7 @@ GT_BUCKET_S = 600
 BATCH_POSTS, BATCH_SPAN_S = 256, 60.0
 PURE = 0.8
 # Onset: >= 3x the median bucket and >= 5 posts (a median of 0 or 1 would make 1-3 posts an onset).
-# Sandy's sample is flat (median 15, max 38 per 10 min): no bucket reaches 3x, so it falls back to 2x.
+# Sandy's sample is flat (median 15, max 38 per 10 min): no bucket reaches 3x; it falls back to 2.5x.
 ONSET_MULTIPLES = (3.0, 2.5, 2.0)
 MIN_ONSET_POSTS = 5
 HOUR = 3600.0
