@@ -1,5 +1,10 @@
-"""POST /v1/ask: a generated answer with the posts it cites, whole or as server-sent events."""
+"""POST /v1/ask: a generated answer with the posts it cites, whole or as server-sent events.
 
+"What's trending (about X)?" is answered from the trend tracker instead (``rag.trending``).
+"""
+
+import asyncio
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from fastapi import APIRouter
@@ -7,6 +12,7 @@ from fastapi.responses import Response
 
 from rag.engine import Answer
 from rag.errors import GenerationUnavailable
+from rag.trending import answer_from_trends, trending_topic
 from serve.deps import ComponentsDep
 from serve.schemas import (
     AskRequest,
@@ -45,6 +51,17 @@ async def ask(request: AskRequest, components: ComponentsDep) -> AskResponse | R
         "since": request.since.timestamp() if request.since else None,
         "until": request.until.timestamp() if request.until else None,
     }
+    asks_trending, topic = trending_topic(request.question)
+    if asks_trending and components.trends is not None:
+        answer = await asyncio.to_thread(
+            answer_from_trends,
+            request.question,
+            topic,
+            components.trends,
+            components.store,
+            _window_s(request, components.settings.trends.default_window_s),
+        )
+        return EventStream(_events(answer, _ended())) if request.stream else to_response(answer)
     if not request.stream:
         return to_response(await components.engine.ask(request.question, **window))
     pieces = components.engine.ask_stream(request.question, **window)
@@ -54,6 +71,18 @@ async def ask(request: AskRequest, components: ComponentsDep) -> AskResponse | R
         await pieces.aclose()
         raise
     return EventStream(_events(first, pieces))
+
+
+def _window_s(request: AskRequest, default_s: float) -> float:
+    if request.since is None:
+        return default_s
+    until = request.until.timestamp() if request.until else time.time()
+    return max(60.0, until - request.since.timestamp())
+
+
+async def _ended() -> AsyncGenerator[str | Answer, None]:
+    return
+    yield  # an async generator with nothing to give: the answer was complete up front
 
 
 async def _events(first: str | Answer, pieces: AsyncGenerator[str | Answer, None]) -> AsyncIterator[str]:
