@@ -132,6 +132,7 @@ class IngestWorker:
 
     def _consume(self, consumer: KafkaConsumer, dlq: DeadLetterWriter, stop: threading.Event) -> None:
         self._committed: dict[TopicPartition, int] = {}
+        self._commits_failing_since: float | None = None
         on_batch = self._checkpoints.after_batch if self._checkpoints else None
         parts = StageParts(
             self._embedder, self._store, dlq, self.progress, self._metrics, on_batch, self._stories
@@ -178,9 +179,24 @@ class IngestWorker:
         except (CommitFailedError, KafkaError) as exc:
             # Harmless for the index (it resumes from its own offsets); lag is reported late.
             log.info("offset commit deferred: %s", exc)
+            self._check_commits_recover(exc)
             return
+        self._commits_failing_since = None
         stage.mark_committed(offsets)
         self._committed.update({tp: meta.offset for tp, meta in offsets.items()})
+
+    def _check_commits_recover(self, exc: Exception) -> None:
+        """A group that stays "rebalancing" this long will not settle: replace the consumer.
+
+        kafka-python 3.0 was seen stuck mid-rebalance for minutes with every record
+        already read, so the no-records watch alone never fired (test_faults logs).
+        """
+        now = time.monotonic()
+        self._commits_failing_since = self._commits_failing_since or now
+        if now - self._commits_failing_since >= self._config.stall_timeout_s:
+            raise ConsumerStalled(
+                f"offset commits failing for {now - self._commits_failing_since:.0f} s: {exc}"
+            )
 
     def _refresh_lag(self, consumer: KafkaConsumer) -> None:
         """Lag of the assigned partitions, and whether records wait that nobody here reads."""
