@@ -1,22 +1,19 @@
 """Routes and error shapes, with the real store and engine over small stand-ins for the models."""
 
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client import CollectorRegistry
 
 from index.records import PostRecord
 from index.store import PostStore
 from rag.config import RetrievalConfig
-from rag.engine import NO_POSTS_ANSWER, AnswerEngine
+from rag.engine import NO_POSTS_ANSWER
 from rag.errors import GenerationUnavailable
-from rag.retrieval import Retriever
-from serve.app import create_app
 from serve.components import Components
 from serve.settings import Settings
 from tests.rag.helpers import BagOfWordsEmbedder, ScriptedGenerator
+from tests.serve.helpers import app_client
 
 T0 = datetime(2013, 4, 15, 19, tzinfo=UTC).timestamp()
 POSTS = [
@@ -43,27 +40,12 @@ def make_client(generator, broker=(True, "ok")) -> TestClient:
         for n, (i, t, c) in enumerate(POSTS)
     ]
     store.apply(records, embedder.embed([t for _, t, _ in POSTS]), offsets={0: 3})
-    retriever = Retriever(embedder, store, settings.retrieval)
 
     class Parts(Components):
         async def broker_status(self):
             return broker
 
-    @asynccontextmanager
-    async def factory():
-        yield Parts(
-            settings,
-            embedder,
-            store,
-            retriever,
-            generator,
-            AnswerEngine(retriever, generator, embedder),
-            None,
-            lambda: (True, "ok"),
-            CollectorRegistry(),
-        )
-
-    return TestClient(create_app(settings, components=factory))
+    return app_client(settings, embedder, store, generator, components_class=Parts)
 
 
 def test_ask_returns_answer_citations_and_timings():

@@ -1,23 +1,17 @@
 """GET /v1/trends and /v1/trends/{id} over a real tracker fed with small stand-in vectors."""
 
-from contextlib import asynccontextmanager
-
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client import CollectorRegistry
 
 from index.records import PostRecord
 from index.store import PostStore
 from index.stories import StoryTracker, story_id
 from index.trend_config import TrendsConfig
 from index.trends import TrendTracker
-from rag.engine import AnswerEngine
-from rag.retrieval import Retriever
-from serve.app import create_app
-from serve.components import Components
 from serve.settings import Settings
 from serve.trends_schemas import parse_window
 from tests.rag.helpers import BagOfWordsEmbedder, ScriptedGenerator
+from tests.serve.helpers import app_client
 
 T0 = 1_366_052_400.0
 
@@ -32,25 +26,8 @@ def make_client(posts: list[tuple[str, str, float]], trends_on: bool = True) -> 
         vectors = embedder.embed([text for _, text, _ in posts])
         tracker.observe(records, vectors)
         store.apply(records, vectors)
-    retriever = Retriever(embedder, store, settings.retrieval)
-    generator = ScriptedGenerator("unused")
-
-    @asynccontextmanager
-    async def factory():
-        yield Components(
-            settings,
-            embedder,
-            store,
-            retriever,
-            generator,
-            AnswerEngine(retriever, generator, embedder),
-            None,
-            lambda: (True, "ok"),
-            CollectorRegistry(),
-            TrendTracker(tracker, store.get, embedder) if trends_on else None,
-        )
-
-    return TestClient(create_app(settings, components=factory))
+    trends = (lambda: TrendTracker(tracker, store.get, embedder)) if trends_on else (lambda: None)
+    return app_client(settings, embedder, store, ScriptedGenerator("unused"), trends)
 
 
 BURST = [
