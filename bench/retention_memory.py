@@ -1,4 +1,4 @@
-"""Memory over a long stream: RSS with retention (eviction + slot compaction) vs without.
+"""Memory and time over a long stream: with retention (dropping time segments) vs without.
 
 A synthetic stream of unit 384-d vectors (the all-MiniLM-L6-v2 shape) goes through
 ``PostStore.apply`` in batches of 1,000, created times advancing ``--rate`` posts
@@ -6,8 +6,10 @@ per second of stream time; ``--retention-h`` keeps the last hours. Embedding is
 not measured here (see embedding_throughput.py): only what the store holds.
 
 Baseline, in the same run: the same stream with retention off. Each mode runs in
-its own process so RSS does not mix. The ratio is the final RSS growth with
-retention / without. The index is flat (exact, fp32: the largest per-post cost).
+its own process so RSS does not mix. The ratios are the final RSS growth with
+retention / without, and the time to apply the stream with retention / without
+(what eviction costs). The index is flat (exact, fp32: the largest per-post cost),
+in time segments of ``--segment-posts``.
 
     python bench/retention_memory.py [--posts 1500000] [--rate 100] [--retention-h 1]
 """
@@ -35,9 +37,11 @@ BATCH = 1_000
 SAMPLES = 15
 
 
-def stream(posts: int, rate: float, retention_h: float | None) -> dict:
-    """Apply the stream; RSS (MB), live posts and slots at evenly spaced points."""
-    config = IndexConfig(ann="flat", retention_s=retention_h * 3600 if retention_h else None)
+def stream(posts: int, rate: float, retention_h: float | None, segment_posts: int) -> dict:
+    """Apply the stream; RSS (MB), live posts, slot rows held and segments at evenly spaced points."""
+    config = IndexConfig(
+        ann="flat", retention_s=retention_h * 3600 if retention_h else None, segment_posts=segment_posts
+    )
     store = PostStore(DIM, config)
     rng = np.random.default_rng(0)
     process = psutil.Process()
@@ -58,6 +62,7 @@ def stream(posts: int, rate: float, retention_h: float | None) -> dict:
                     "posts_streamed": first + BATCH,
                     "live_posts": len(store),
                     "slots": len(store._records),
+                    "segments": store.stats().segments,
                     "rss_mb": round(process.memory_info().rss / 2**20, 1),
                 }
             )
@@ -74,11 +79,12 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1_500_000)
     parser.add_argument("--rate", type=float, default=100.0, help="posts per second of stream time")
     parser.add_argument("--retention-h", type=float, default=1.0)
+    parser.add_argument("--segment-posts", type=int, default=IndexConfig().segment_posts)
     args = parser.parse_args()
     with ProcessPoolExecutor(max_workers=1) as pool:  # one at a time: each gets the machine
-        kept = pool.submit(stream, args.posts, args.rate, args.retention_h).result()
+        kept = pool.submit(stream, args.posts, args.rate, args.retention_h, args.segment_posts).result()
     with ProcessPoolExecutor(max_workers=1) as pool:
-        baseline = pool.submit(stream, args.posts, args.rate, None).result()
+        baseline = pool.submit(stream, args.posts, args.rate, None, args.segment_posts).result()
     growth = {
         name: run["samples"][-1]["rss_mb"] - run["start_rss_mb"]
         for name, run in (("kept", kept), ("all", baseline))
@@ -90,24 +96,31 @@ def main() -> None:
         "rate_per_s": args.rate,
         "retention_h": args.retention_h,
         "expected_live": int(args.rate * args.retention_h * 3600),
+        "segment_posts": args.segment_posts,
         "with_retention": kept,
         "without_retention": baseline,
         "rss_growth_mb": {"with_retention": round(growth["kept"], 1), "without": round(growth["all"], 1)},
         "ratio_growth_with_vs_without": round(growth["kept"] / max(growth["all"], 1e-9), 3),
         "second_half_rss_spread_mb": round(max(second_half) - min(second_half), 1),
+        "ratio_time_with_vs_without": round(kept["seconds"] / max(baseline["seconds"], 1e-9), 3),
         "machine": machine(),
     }
     path = write_result("retention_memory", payload)
-    print(f"{'streamed':>10} {'live (ret.)':>11} {'slots':>9} {'RSS ret. MB':>11} {'RSS all MB':>10}")
+    print(
+        f"{'streamed':>10} {'live (ret.)':>11} {'slots':>9} {'segments':>8} "
+        f"{'RSS ret. MB':>11} {'RSS all MB':>10}"
+    )
     for with_r, without in zip(kept["samples"], baseline["samples"], strict=False):
         print(
             f"{with_r['posts_streamed']:>10,} {with_r['live_posts']:>11,} {with_r['slots']:>9,} "
+            f"{with_r['segments']:>8} "
             f"{with_r['rss_mb']:>11,.0f} {without['rss_mb']:>10,.0f}"
         )
     print(
         f"RSS growth: {growth['kept']:.0f} MB with {args.retention_h} h retention vs {growth['all']:.0f} MB "
         f"keeping everything (ratio {payload['ratio_growth_with_vs_without']}); "
-        f"second-half spread {payload['second_half_rss_spread_mb']} MB -> {path}"
+        f"second-half spread {payload['second_half_rss_spread_mb']} MB; time {kept['seconds']} s vs "
+        f"{baseline['seconds']} s (ratio {payload['ratio_time_with_vs_without']}) -> {path}"
     )
 
 

@@ -4,8 +4,10 @@ Data (synthetic, shaped like all-MiniLM-L6-v2 post embeddings: 384-d, unit norm)
 two-level Gaussian mixture on the sphere. 200 topic directions; 4,000 sub-topics
 (cosine 0.6 to their topic, Zipf-like sizes); each post at cosine 0.6 to its sub-topic
 plus isotropic noise. Queries are fresh draws from the same mixture. Posts arrive
-in creation order over 30 days; "24h" searches the last day (the API's default window),
-"1h" the last hour (a narrow window: IVF then probes every list, see index/ann.py).
+in creation order over 30 days, so the store's time segments (``--segment-posts``
+each, default 200k) hold about 6 days each at 1M; "24h" searches the last day (the
+API's default window) and reaches one or two segments, "1h" the last hour (a narrow
+window: IVF then probes every list of the segment it reaches, see index/ann.py).
 
 Baseline, measured in the same run on the same data and queries: the exact flat index.
 Recall@10 of IVF is against its answers (unwindowed: one batched exact search of all
@@ -155,8 +157,8 @@ def mutation_cost(
 
 
 def quantizer_ms(store: PostStore, queries: np.ndarray, nprobe: int) -> float | None:
-    """Mean time of the coarse-quantizer step alone (why a flat quantizer is enough)."""
-    ivf = faiss.try_extract_index_ivf(store._index)
+    """Mean time of the coarse-quantizer step alone in the first segment (why a flat quantizer is enough)."""
+    ivf = faiss.try_extract_index_ivf(store._segments[0].index)
     if ivf is None:
         return None
     started = time.perf_counter()
@@ -168,8 +170,14 @@ def quantizer_ms(store: PostStore, queries: np.ndarray, nprobe: int) -> float | 
 def exact_answers(store: PostStore, queries: np.ndarray) -> list[list[str]]:
     """Exact unwindowed top-k of every query in one batched (BLAS) search: the recall ground
     truth for all queries, where timing flat searches one by one ran out of budget at 1M."""
-    _, slots = store._index.search(queries, K)
-    return [[store._records[slot].post_id for slot in row if slot >= 0] for row in slots]
+    found = []
+    for segment in store._segments:
+        scores, local = segment.index.search(queries, K)
+        found.append((scores, np.where(local >= 0, local + segment.first, -1)))
+    scores = np.concatenate([s for s, _ in found], axis=1)
+    slots = np.concatenate([s for _, s in found], axis=1)
+    best = np.take_along_axis(slots, np.argsort(-scores, axis=1)[:, :K], axis=1)
+    return [[store._records[slot - store._base].post_id for slot in row if slot >= 0] for row in best]
 
 
 def agreement(truth: list[list[str]], timed: dict) -> float:
@@ -180,7 +188,7 @@ def agreement(truth: list[list[str]], timed: dict) -> float:
 
 def vector_bytes(store: PostStore) -> int:
     """Bytes the index holds per vector: float32 for flat, the IVF code (fp16) otherwise."""
-    ivf = faiss.try_extract_index_ivf(store._index)
+    ivf = faiss.try_extract_index_ivf(store._segments[0].index)
     return DIM * 4 if ivf is None else ivf.code_size
 
 
@@ -188,7 +196,12 @@ def run_case(kind: str, size: int, args: argparse.Namespace) -> dict:
     """One index kind at one size, in a fresh process: build, memory, latency, mutations."""
     mixture = Mixture()
     query_vectors = mixture.draw(args.queries, seed=10**9)
-    config = IndexConfig(ann="flat" if kind == "flat" else "auto", ann_min_posts=args.ann_min_posts)
+    config = IndexConfig(
+        ann="flat" if kind == "flat" else "auto",
+        ann_min_posts=args.ann_min_posts,
+        segment_posts=args.segment_posts,
+        retention_s=None,  # posts span 30 days; the default 7-day retention would drop most of them
+    )
     budget_s = args.budget_s
     store = PostStore(DIM, config)
     rebuilds: list[float] = []
@@ -220,7 +233,8 @@ def run_case(kind: str, size: int, args: argparse.Namespace) -> dict:
     return {
         "kind": kind,
         "size": size,
-        "nlist": ann.layout_of(store._index).nlist,
+        "nlist": "/".join(str(layout.nlist) for layout in store.layouts()),
+        "segments": len(store.layouts()),
         "build_s": round(build_s, 2),
         "rebuilds_s": [round(s, 2) for s in rebuilds],
         "rss_after_build_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
@@ -236,7 +250,7 @@ def run_case(kind: str, size: int, args: argparse.Namespace) -> dict:
         else agreement(truth, searches[f"all/{config.nprobe}"]),
         "replace_1pct": mutation_cost(store, mixture, picked[: size // 100], True, budget_s / 2),
         "delete_1pct": mutation_cost(store, mixture, picked[size // 100 :], False, budget_s / 2),
-        "vectors_after": int(store._index.ntotal),
+        "vectors_after": store.stats().vectors,
         "posts_after": len(store),
     }
 
@@ -289,6 +303,7 @@ def main() -> None:
     )
     parser.add_argument("--budget-s", type=float, default=40.0, help="max seconds per search scenario")
     parser.add_argument("--ann-min-posts", type=int, default=IndexConfig().ann_min_posts)
+    parser.add_argument("--segment-posts", type=int, default=IndexConfig().segment_posts)
     args = parser.parse_args()
     console = Console(width=180)
     console.print(f"data: {DATA}")

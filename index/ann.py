@@ -1,7 +1,8 @@
 """Which FAISS index the store searches, when to (re)train it, and how to search it.
 
-Two layouts, both keyed by the store's int64 slot ids, both supporting ``remove_ids``
-and id-selector filtering (so upserts, tombstones and time windows work the same):
+Two layouts for a segment's index (``index/segments.py``), both keyed by int64 ids
+(the segment's local slot ids), both supporting ``remove_ids`` and id-selector
+filtering (so upserts, tombstones and time windows work the same):
 
 - flat: ``IndexIDMap2(IndexFlatIP)``, exact float32; a query reads every vector (~N·d).
 - ivf: ``IndexIVFScalarQuantizer`` (inner product, fp16 codes, no residual, flat
@@ -13,15 +14,15 @@ and id-selector filtering (so upserts, tombstones and time windows work the same
   quantizer (not HNSW) because at nlist ≤ 4096 it costs well under a millisecond per
   query (``bench/search_latency.py`` measures it).
 
-Policy (``IndexConfig.ann``):
+Policy (``IndexConfig.ann``), for each segment on its own live posts:
 
 - ``flat``: always exact.
 - ``auto``: exact below ``ann_min_posts`` live posts, then IVF; back to exact below half of it.
 - ``ivf``: IVF as soon as there are ``MIN_TRAIN_POSTS`` posts to train on.
 
 An IVF index is retrained on the live vectors, by the writer, once as many vectors
-have been added since its training as it was trained with (the store doubled, or
-half its content is new). That keeps ``nlist`` near ``2·√N`` as the store grows and
+have been added since its training as it was trained with (the segment doubled, or
+half its content is new). That keeps ``nlist`` near ``2·√N`` as the segment grows and
 re-centres the lists on the current topics. Readers keep searching the old index
 while the new one is built (peak memory: two copies of the vectors).
 """
@@ -85,11 +86,8 @@ def plan(config: IndexConfig, live: int, layout: Layout) -> int | None:
     return None
 
 
-def rebuild(index: faiss.Index, nlist: int, seed: int = 0, renumber: np.ndarray | None = None) -> faiss.Index:
-    """A new index (flat when nlist is 0) with the same vectors; ``index`` is only read.
-
-    Ids stay the same, or become ``renumber[id]`` when a mapping is given (compaction).
-    """
+def rebuild(index: faiss.Index, nlist: int, seed: int = 0) -> faiss.Index:
+    """A new index (flat when nlist is 0) with the same vectors and ids; ``index`` is only read."""
     if nlist == 0:
         fresh = new_flat(index.d)
     else:
@@ -100,7 +98,7 @@ def rebuild(index: faiss.Index, nlist: int, seed: int = 0, renumber: np.ndarray 
         fresh.cp.seed = seed
         fresh.train(_sample(index, TRAIN_POINTS_PER_LIST * nlist, seed))
     for ids, vectors in _chunks(index):
-        fresh.add_with_ids(vectors, ids if renumber is None else renumber[ids])
+        fresh.add_with_ids(vectors, ids)
     return fresh
 
 

@@ -28,7 +28,10 @@ class IndexConfig(BaseModel):
     snapshot_interval_s: float = Field(30.0, gt=0)
     snapshot_every_posts: int = Field(50_000, ge=1)  # or after this many posts, whichever is first
     snapshots_kept: int = Field(3, ge=1)
-    # flat: exact; ivf: IVF once trainable; auto: exact below ann_min_posts (see index/ann.py)
+    # Posts per time segment (index/segments.py): retention drops whole segments, and a
+    # time window searches only the segments it reaches.
+    segment_posts: int = Field(200_000, ge=1)
+    # Per segment: flat: exact; ivf: IVF once trainable; auto: exact below ann_min_posts (index/ann.py)
     ann: Literal["flat", "ivf", "auto"] = "auto"
     ann_min_posts: int = Field(50_000, ge=1)
     nlist: int | None = Field(None, ge=1)  # None: a power of two near 2·√posts at each (re)training

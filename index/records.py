@@ -44,3 +44,4 @@ class IndexStats:
     oldest_created_at: float | None
     applied_offsets: dict[int, int]  # partition -> next offset to read
     deletes_remembered: int = 0  # deleted ids kept so a late post is not resurrected
+    segments: int = 0  # time segments holding them (index/segments.py)

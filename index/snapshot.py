@@ -1,6 +1,7 @@
 """Snapshots: the FAISS index, post metadata and applied offsets, written together atomically.
 
-Layout: ``<root>/snap-<ms>/{vectors.faiss, posts.jsonl, deletes.json, manifest.json}``. A
+Layout: ``<root>/snap-<ms>/{segment-<first slot>.faiss…, posts.jsonl, deletes.json, manifest.json}``,
+one FAISS file per time segment of the store (``index/segments.py``). A
 snapshot is written into a temporary folder, fsynced, renamed into place and
 the root fsynced; its manifest holds a SHA-256 per file, so a torn or corrupted
 snapshot is detected on load and skipped for the previous one.
@@ -28,11 +29,12 @@ import numpy as np
 
 from index.errors import SnapshotError
 from index.records import PostRecord
-from index.store import PostStore, StoreState
+from index.store import PostStore, SegmentState, StoreState
 
 log = logging.getLogger(__name__)
 PREFIX = "snap-"
-FORMAT_VERSION = 2  # 2 added deletes.json; version 1 snapshots still load
+# 2 added deletes.json; 3 split vectors.faiss into segment files. Versions 1 and 2 still load.
+FORMAT_VERSION = 3
 
 
 class SnapshotPart(Protocol):
@@ -57,17 +59,20 @@ def write_snapshot(store: PostStore, root: Path, keep: int = 3, parts: Sequence[
     final = root / f"{PREFIX}{time.time_ns() // 1_000_000:015d}"
     try:
         temp.mkdir()
-        files = {
-            "vectors.faiss": state.index_bytes.tobytes(),
-            "posts.jsonl": _records_jsonl(state.records),
-            "deletes.json": json.dumps(state.deleted).encode(),
-        }
+        files = {_segment_file(segment): segment.index_bytes.tobytes() for segment in state.segments}
+        files["posts.jsonl"] = _records_jsonl(state.records, state.base)
+        files["deletes.json"] = json.dumps(state.deleted).encode()
         files.update({part.name: part.export() for part in parts})  # after the store: never behind it
         manifest = {
             "format": FORMAT_VERSION,
             "created_at": time.time(),
             "posts": sum(record is not None for record in state.records),
-            "slots": len(state.records),
+            "base": state.base,
+            "slots": state.base + len(state.records),
+            "segments": [
+                {"first": seg.first, "end": seg.end, "capacity": seg.capacity, "file": _segment_file(seg)}
+                for seg in state.segments
+            ],
             "offsets": {str(p): o for p, o in state.offsets.items()},
             "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
         }
@@ -106,11 +111,13 @@ def read_snapshot(path: Path) -> StoreState:
         if hashlib.sha256(blobs[name]).hexdigest() != digest:
             raise SnapshotError(f"{name} does not match its checksum")
     try:
+        base = int(manifest.get("base", 0))
         return StoreState(
-            index_bytes=np.frombuffer(blobs["vectors.faiss"], dtype=np.uint8),
-            records=_parse_records(blobs["posts.jsonl"], manifest["slots"]),
+            segments=_segments(manifest, blobs),
+            records=_parse_records(blobs["posts.jsonl"], base, manifest["slots"]),
             offsets={int(p): int(o) for p, o in manifest["offsets"].items()},
             deleted={str(k): float(v) for k, v in json.loads(blobs.get("deletes.json", b"{}")).items()},
+            base=base,
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise SnapshotError(f"invalid content: {exc}") from exc
@@ -150,21 +157,42 @@ def _read_part(path: Path, name: str) -> bytes | None:
     return blob
 
 
-def _records_jsonl(records: list[PostRecord | None]) -> bytes:
+def _segment_file(segment: SegmentState) -> str:
+    return f"segment-{segment.first:015d}.faiss"
+
+
+def _segments(manifest: dict, blobs: dict[str, bytes]) -> list[SegmentState]:
+    """The segments a manifest lists; a format 1 or 2 snapshot's single index is one sealed segment."""
+    if "segments" not in manifest:
+        slots = int(manifest["slots"])
+        index = np.frombuffer(blobs["vectors.faiss"], dtype=np.uint8)
+        return [SegmentState(first=0, end=slots, capacity=slots, index_bytes=index)] if slots else []
+    return [
+        SegmentState(
+            first=int(entry["first"]),
+            end=int(entry["end"]),
+            capacity=int(entry["capacity"]),
+            index_bytes=np.frombuffer(blobs[entry["file"]], dtype=np.uint8),
+        )
+        for entry in manifest["segments"]
+    ]
+
+
+def _records_jsonl(records: list[PostRecord | None], base: int) -> bytes:
     lines = [
-        json.dumps({"slot": slot, **asdict(record)}, ensure_ascii=False)
-        for slot, record in enumerate(records)
+        json.dumps({"slot": base + row, **asdict(record)}, ensure_ascii=False)
+        for row, record in enumerate(records)
         if record is not None
     ]
     return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
-def _parse_records(blob: bytes, slots: int) -> list[PostRecord | None]:
-    records: list[PostRecord | None] = [None] * slots
+def _parse_records(blob: bytes, base: int, slots: int) -> list[PostRecord | None]:
+    records: list[PostRecord | None] = [None] * (slots - base)
     for line in blob.decode().splitlines():
         fields = json.loads(line)
         slot = fields.pop("slot")
-        records[slot] = PostRecord(**fields)
+        records[slot - base] = PostRecord(**fields)
     return records
 
 

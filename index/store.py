@@ -1,15 +1,20 @@
 """The vector store: FAISS inner product over normalised vectors, plus post metadata.
 
-Each post gets an int64 slot id for FAISS: exact (``IndexIDMap2`` over ``IndexFlatIP``)
-or, for large stores, approximate (``IndexIVFFlat``); ``index/ann.py`` picks and
-retrains it. Metadata, creation times and liveness are kept per slot so that time
-windows become a FAISS id-selector bitmap. One writer (ingest) and many readers (API)
-share it through a readers-writer lock.
+Each post gets an int64 slot id in arrival order. Slots are grouped into time
+segments (``index/segments.py``, like Earlybird's): the newest segment takes new
+posts and is sealed when full; each has its own FAISS index, exact or, once it
+is large, approximate (``index/ann.py`` picks and retrains it). Metadata,
+creation times and liveness are kept per slot, so a time window skips segments
+outside it and becomes an id-selector bitmap over the one or two it cuts. One
+writer (ingest) and many readers (API) share the store through a readers-writer
+lock.
 
 Writes are idempotent and order-tolerant: an upsert older (by version) than the
 post it would replace is skipped, a deleted id stays deleted (post ids are never
 reused, so a late or replayed post is not resurrected), and posts created more
-than ``retention_s`` before the newest post seen are evicted.
+than ``retention_s`` before the newest post seen are evicted: whole segments are
+dropped, and the few expired posts of a segment that straddles the horizon are
+removed one by one.
 """
 
 from __future__ import annotations
@@ -27,22 +32,37 @@ from index import ann
 from index.config import IndexConfig
 from index.records import IndexStats, PostRecord, SearchHit
 from index.rwlock import ReadWriteLock
+from index.segments import Segment, by_segment
 
 log = logging.getLogger(__name__)
 # A created_at this far past the wall clock does not move stream time (it would evict everything).
 MAX_CLOCK_SKEW_S = 300.0
 EVICT_STEP = 0.01  # sweep when the horizon has moved this share of the retention period
-COMPACT_MIN_DEAD_SLOTS = 100_000  # and more dead slots than live ones
+
+
+@dataclass(slots=True, frozen=True)
+class SegmentState:
+    """One segment as snapshots persist it."""
+
+    first: int
+    end: int
+    capacity: int
+    index_bytes: np.ndarray  # faiss.serialize_index output (uint8), local ids
 
 
 @dataclass(slots=True, frozen=True)
 class StoreState:
     """A point-in-time copy of the store, as snapshots persist it."""
 
-    index_bytes: np.ndarray  # faiss.serialize_index output (uint8)
-    records: list[PostRecord | None]  # by slot id; None for a deleted post's slot
+    segments: list[SegmentState]
+    records: list[PostRecord | None]  # by slot id, from ``base``; None for a dead slot
     offsets: dict[int, int]
     deleted: dict[str, float] = field(default_factory=dict)  # post id -> stream time of its delete
+    base: int = 0  # slot id of records[0]
+
+    @property
+    def vectors(self) -> int:
+        return sum(faiss.deserialize_index(s.index_bytes).ntotal for s in self.segments)
 
 
 @dataclass(slots=True, frozen=True)
@@ -62,11 +82,10 @@ class PostStore:
     def __init__(self, dim: int, config: IndexConfig | None = None) -> None:
         self.dim = dim
         self._config = config or IndexConfig()
-        self._index = ann.new_flat(dim)
-        self._layout = ann.layout_of(self._index)
         self._lock = ReadWriteLock()
         self._writing = threading.Lock()  # serialises writers; a rebuild runs outside self._lock
-        self._live_bits: np.ndarray | None = None  # packed self._live, cached between writes
+        self._segments: list[Segment] = []
+        self._base = 0  # slot id of self._records[0] (and of row 0 of the per-slot arrays)
         self._records: list[PostRecord | None] = []
         self._slot_of: dict[str, int] = {}
         self._created = np.zeros(1024, dtype=np.float64)
@@ -103,8 +122,7 @@ class PostStore:
             kept, vectors = self._admissible(upserts, vectors)
             result = self._apply(kept, vectors, deletes, offsets)
             evicted = self._maybe_evict()
-            if not self._maybe_compact():
-                self._maybe_rebuild()
+            self._maybe_rebuild()
         return replace(result, skipped=len(upserts) - len(kept), evicted=evicted)
 
     def admissible(
@@ -137,8 +155,7 @@ class PostStore:
         for i, record in enumerate(upserts):
             if record.post_id in self._deleted or (horizon is not None and record.created_at < horizon):
                 continue
-            slot = self._slot_of.get(record.post_id)
-            held = None if slot is None else self._records[slot]
+            held = self._record_of(record.post_id)
             if held is not None and held.version > record.version:
                 continue
             keep.append(i)
@@ -156,15 +173,57 @@ class PostStore:
             return 0
         self._swept_horizon = horizon
         self._deleted = {pid: at for pid, at in self._deleted.items() if at >= horizon}
-        used = len(self._records)
-        expired = np.flatnonzero(self._live[:used] & (self._created[:used] < horizon))
-        if not expired.size:
-            return 0
-        post_ids = [record.post_id for slot in expired if (record := self._records[slot]) is not None]
+        expired = [s for s in self._segments if s.newest < horizon or (s.sealed and not s.live)]
+        straddling = [s for s in self._segments if s.oldest < horizon and s not in expired]
         with self._lock.write():
-            evicted = self._remove_slots(post_ids, forget=True)
-        log.info("retention: evicted %d posts created before %.0f", evicted, horizon)
-        return evicted
+            dropped = sum(self._drop(segment) for segment in expired)
+            swept = sum(self._sweep(segment, horizon) for segment in straddling)
+            self._rebase()
+        if expired:
+            ann.release_freed_memory()
+        if dropped or swept:
+            log.info(
+                "retention: dropped %d segments (%d posts) and %d more posts, created before %.0f",
+                len(expired), dropped, swept, horizon,
+            )  # fmt: skip
+        return dropped + swept
+
+    def _drop(self, segment: Segment) -> int:
+        """Forget a whole segment: its index is freed, its slots' records cleared."""
+        rows = slice(segment.first - self._base, segment.end - self._base)
+        live_rows = np.flatnonzero(self._live[rows]) + rows.start
+        for row in live_rows:
+            record = self._records[row]
+            self._records[row] = None
+            if record is not None:
+                del self._slot_of[record.post_id]
+        self._live[rows] = False
+        self._segments = [kept for kept in self._segments if kept is not segment]
+        return len(live_rows)
+
+    def _sweep(self, segment: Segment, horizon: float) -> int:
+        """Remove a segment's posts created before ``horizon``; tighten its time bounds."""
+        rows = slice(segment.first - self._base, segment.end - self._base)
+        live = self._live[rows]
+        expired = np.flatnonzero(live & (self._created[rows] < horizon)) + segment.first
+        removed = self._remove_slots([self._records[s - self._base].post_id for s in expired], forget=True)
+        held = self._created[rows][self._live[rows]]
+        if held.size:
+            segment.oldest, segment.newest = float(held.min()), float(held.max())
+        return removed
+
+    def _rebase(self) -> None:
+        """Release the per-slot rows in front of the first segment (dropped segments' slots)."""
+        first = self._segments[0].first if self._segments else self._base + len(self._records)
+        shift = first - self._base
+        if shift <= 0:
+            return
+        used = len(self._records) - shift
+        capacity = max(1024, 2 * used)
+        self._created = _moved(self._created, shift, used, capacity)
+        self._live = _moved(self._live, shift, used, capacity)
+        del self._records[:shift]
+        self._base = first
 
     def _apply(
         self,
@@ -174,183 +233,179 @@ class PostStore:
         offsets: Mapping[int, int] | None,
     ) -> ApplyResult:
         with self._lock.write():
-            self._live_bits = None
             replaced = self._remove_slots([r.post_id for r in upserts], forget=False)
-            added = len(upserts) - replaced
             if upserts:
                 slots = np.array([self._claim_slot(r) for r in upserts], dtype=np.int64)
-                self._index.add_with_ids(np.ascontiguousarray(vectors, np.float32), slots)
-                self._layout = self._layout.grown(len(slots))
+                created = self._created[slots - self._base]
+                for segment, positions in by_segment(self._segments, slots):
+                    segment.add(slots[positions], vectors[positions], created[positions])
             deleted = self._remove_slots(deletes, forget=True)
             self._deleted.update(dict.fromkeys(deletes, self._stream_now or time.time()))
             if offsets:
                 self._offsets.update(offsets)
-        return ApplyResult(added=added, replaced=replaced, deleted=deleted)
+        return ApplyResult(added=len(upserts) - replaced, replaced=replaced, deleted=deleted)
 
     def search(
         self, query: np.ndarray, k: int, since: float | None = None, until: float | None = None
     ) -> list[SearchHit]:
         """Top-k live posts by cosine similarity, created within [since, until] (Unix s).
 
-        Exact while the store is flat; approximate once it is IVF (``index/ann.py``).
+        Each segment the window reaches is searched, exactly while it is flat and
+        approximately once it is IVF (``index/ann.py``), and the best k of all are kept.
         """
+        if k <= 0:
+            return []
+        query = np.ascontiguousarray(query.reshape(1, -1), np.float32)
         with self._lock.read():
-            candidates, bitmap = self._window(since, until)
-            if not candidates or k <= 0:
-                return []
-            selector = None if bitmap is None else faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
-            fraction = candidates / max(self._index.ntotal, 1)
-            params = ann.search_params(self._index, selector, fraction, self._config.nprobe)
-            scores, slots = self._index.search(
-                np.ascontiguousarray(query.reshape(1, -1), np.float32), min(k, candidates), params=params
-            )
+            found: list[tuple[float, int]] = []
+            for segment in self._segments:
+                if not segment.overlaps(since, until):
+                    continue
+                candidates, bitmap = self._window(segment, since, until)
+                if candidates:
+                    found.extend(segment.search(query, k, bitmap, candidates, self._config.nprobe))
+            found.sort(key=lambda hit: -hit[0])
             return [
-                SearchHit(post=record, score=float(score))
-                for score, slot in zip(scores[0], slots[0], strict=True)
-                if slot >= 0 and (record := self._records[slot]) is not None
+                SearchHit(post=record, score=score)
+                for score, slot in found[:k]
+                if (record := self._records[slot - self._base]) is not None
             ]
 
     def get(self, post_id: str) -> PostRecord | None:
         """The live post with this id, or None."""
         with self._lock.read():
-            slot = self._slot_of.get(post_id)
-            return None if slot is None else self._records[slot]
+            return self._record_of(post_id)
 
     def stats(self) -> IndexStats:
         """Size, time span and applied offsets, read consistently."""
         with self._lock.read():
-            live = self._created[: len(self._records)][self._live[: len(self._records)]]
+            used = len(self._records)
+            live = self._created[:used][self._live[:used]]
             return IndexStats(
                 posts=len(self._slot_of),
-                vectors=int(self._index.ntotal),
+                vectors=sum(int(segment.index.ntotal) for segment in self._segments),
                 newest_created_at=float(live.max()) if live.size else None,
                 oldest_created_at=float(live.min()) if live.size else None,
                 applied_offsets=dict(self._offsets),
                 deletes_remembered=len(self._deleted),
+                segments=len(self._segments),
             )
 
     def export_state(self) -> StoreState:
-        """Copy the FAISS index, metadata and offsets consistently (readers continue)."""
+        """Copy the FAISS indexes, metadata and offsets consistently (readers continue)."""
         with self._lock.read():
             return StoreState(
-                faiss.serialize_index(self._index),
+                [
+                    SegmentState(s.first, s.end, s.capacity, faiss.serialize_index(s.index))
+                    for s in self._segments
+                ],
                 list(self._records),
                 dict(self._offsets),
                 dict(self._deleted),
+                self._base,
             )
 
     def restore(self, state: StoreState) -> None:
-        """Replace everything with a previously exported state (flat or IVF, as it was exported)."""
-        index = faiss.deserialize_index(state.index_bytes)
-        if index.d != self.dim:
-            raise ValueError(f"state has dimension {index.d}, store has {self.dim}")
+        """Replace everything with a previously exported state (each segment flat or IVF, as exported)."""
         used = len(state.records)
         created = np.zeros(max(1024, used), dtype=np.float64)
         live = np.zeros(max(1024, used), dtype=bool)
         slot_of = {}
-        for slot, record in enumerate(state.records):
+        for row, record in enumerate(state.records):
             if record is not None:
-                slot_of[record.post_id] = slot
-                created[slot] = record.created_at
-                live[slot] = True
+                slot_of[record.post_id] = state.base + row
+                created[row] = record.created_at
+                live[row] = True
+        segments = [_restored(saved, state.base, created, live, self.dim) for saved in state.segments]
         with self._writing, self._lock.write():
-            self._index, self._layout = index, ann.layout_of(index)
+            self._segments, self._base = segments, state.base
             self._records = list(state.records)
             self._slot_of = slot_of
-            self._created, self._live, self._live_bits = created, live, None
+            self._created, self._live = created, live
             self._offsets = dict(state.offsets)
             self._deleted = dict(state.deleted)
             held = created[:used][live[:used]]
             self._stream_now = float(held.max()) if held.size else max(state.deleted.values(), default=0.0)
 
-    def _window(self, since: float | None, until: float | None) -> tuple[int, np.ndarray | None]:
-        """Live posts in the window, and the slot bitmap to search (None: every indexed vector)."""
-        used = len(self._records)
-        if since is None and until is None:
-            live = len(self._slot_of)
-            if live == used:
-                return live, None
-            if self._live_bits is None:  # racing readers compute the same bits
-                self._live_bits = np.packbits(self._live[:used], bitorder="little")
-            return live, self._live_bits
-        window = self._live[:used].copy()
-        if since is not None:
-            window &= self._created[:used] >= since
-        if until is not None:
-            window &= self._created[:used] <= until
-        count = int(np.count_nonzero(window))
-        return count, None if count == used else np.packbits(window, bitorder="little")
+    def layouts(self) -> list[ann.Layout]:
+        """Each segment's index layout, oldest segment first (for benchmarks and tests)."""
+        with self._lock.read():
+            return [segment.layout for segment in self._segments]
 
-    def _maybe_compact(self) -> bool:
-        """Renumber slots once most are dead (evicted or deleted), so memory tracks live posts.
+    def _window(
+        self, segment: Segment, since: float | None, until: float | None
+    ) -> tuple[int, np.ndarray | None]:
+        """Posts of ``segment`` in the window, and the local-id bitmap to search (None: all of it).
 
-        Slot ids are never reused, so without this a long run's per-slot arrays and
-        record list would grow with every post ever seen.
+        A segment's index holds exactly its live posts, so only a window that cuts
+        it needs a bitmap.
         """
-        used, live = len(self._records), len(self._slot_of)
-        if used - live < max(COMPACT_MIN_DEAD_SLOTS, live):
-            return False
-        keep = np.array(sorted(self._slot_of.values()), dtype=np.int64)
-        renumber = np.full(used, -1, dtype=np.int64)
-        renumber[keep] = np.arange(len(keep))
-        nlist = ann.plan(self._config, live, self._layout)
-        nlist = self._layout.nlist if nlist is None else nlist
-        index = ann.rebuild(self._index, nlist, renumber=renumber)
-        records = [self._records[slot] for slot in keep]
-        created = np.zeros(max(1024, len(keep)), dtype=np.float64)
-        created[: len(keep)] = self._created[keep]
-        alive = np.zeros(len(created), dtype=bool)
-        alive[: len(keep)] = True
-        with self._lock.write():
-            self._index, self._layout = index, ann.Layout(nlist, int(index.ntotal))
-            self._records = records
-            self._slot_of = {record.post_id: slot for slot, record in enumerate(records) if record}
-            self._created, self._live, self._live_bits = created, alive, None
-        ann.release_freed_memory()
-        log.info("compacted the store: %d slots -> %d", used, len(keep))
-        return True
+        if segment.covered_by(since, until):
+            return segment.live, None
+        rows = slice(segment.first - self._base, segment.end - self._base)
+        window = self._live[rows].copy()
+        if since is not None:
+            window &= self._created[rows] >= since
+        if until is not None:
+            window &= self._created[rows] <= until
+        count = int(np.count_nonzero(window))
+        return count, None if count == segment.live else np.packbits(window, bitorder="little")
 
     def _maybe_rebuild(self) -> None:
-        """Move to the index ``ann.plan`` asks for; readers use the old one until the swap.
+        """Move each segment to the index ``ann.plan`` asks for; readers use the old one until the swap.
 
-        Only the writer (holding ``self._writing``) changes the index, so reading it
-        here without the write lock is safe.
+        Only the writer (holding ``self._writing``) changes the indexes, so reading
+        them here without the write lock is safe.
         """
-        nlist = ann.plan(self._config, len(self._slot_of), self._layout)
-        if nlist is None:
-            return
-        try:
-            index = ann.rebuild(self._index, nlist)
-        except (RuntimeError, MemoryError):  # the old index still answers; try again after the next batch
-            log.exception("cannot rebuild the index with nlist=%d; keeping the current one", nlist)
-            return
-        with self._lock.write():
-            self._index, self._layout = index, ann.Layout(nlist, int(index.ntotal))
-        ann.release_freed_memory()
+        for segment in list(self._segments):
+            nlist = ann.plan(self._config, segment.live, segment.layout)
+            if nlist is None:
+                continue
+            try:
+                index = ann.rebuild(segment.index, nlist)
+            except (RuntimeError, MemoryError):  # the old index still answers; try again after the next batch
+                log.exception("cannot rebuild a segment with nlist=%d; keeping its current index", nlist)
+                continue
+            with self._lock.write():
+                segment.index, segment.layout = index, ann.Layout(nlist, int(index.ntotal))
+            ann.release_freed_memory()
+
+    def _record_of(self, post_id: str) -> PostRecord | None:
+        slot = self._slot_of.get(post_id)
+        return None if slot is None else self._records[slot - self._base]
+
+    def _writable(self) -> Segment:
+        """The segment new posts go to: the newest, unless it is full."""
+        if not self._segments or self._segments[-1].sealed:
+            first = self._base + len(self._records)
+            self._segments.append(Segment.empty(first, self._config.segment_posts, self.dim))
+        return self._segments[-1]
 
     def _claim_slot(self, record: PostRecord) -> int:
         slot = self._slot_of.get(record.post_id)
         if slot is None:
-            slot = len(self._records)
+            segment = self._writable()
+            slot, segment.end = segment.end, segment.end + 1
             self._records.append(None)
-            self._grow(slot + 1)
+            self._grow(len(self._records))
             self._slot_of[record.post_id] = slot
-        self._records[slot] = record
-        self._created[slot] = record.created_at
-        self._live[slot] = True
+        row = slot - self._base
+        self._records[row] = record
+        self._created[row] = record.created_at
+        self._live[row] = True
         return slot
 
     def _remove_slots(self, post_ids: Sequence[str], *, forget: bool) -> int:
-        slots = [s for pid in dict.fromkeys(post_ids) if (s := self._slot_of.get(pid)) is not None]
-        if not slots:
-            return 0
-        self._index.remove_ids(np.array(slots, dtype=np.int64))
-        self._live_bits = None
-        for slot in slots:
-            self._live[slot] = False
-            if forget:
-                record = self._records[slot]
-                self._records[slot] = None
+        held = [slot for pid in dict.fromkeys(post_ids) if (slot := self._slot_of.get(pid)) is not None]
+        slots = np.array(held, dtype=np.int64)
+        for segment, positions in by_segment(self._segments, slots):
+            segment.remove(slots[positions])
+        rows = slots - self._base
+        self._live[rows] = False
+        if forget:
+            for row in rows:
+                record = self._records[row]
+                self._records[row] = None
                 if record is not None:
                     del self._slot_of[record.post_id]
         return len(slots)
@@ -362,6 +417,33 @@ class PostStore:
         self._created = np.resize(self._created, capacity)
         self._live = np.resize(self._live, capacity)
         self._live[needed:] = False
+
+
+def _moved(array: np.ndarray, shift: int, used: int, capacity: int) -> np.ndarray:
+    """``array[shift:shift + used]`` at the start of a fresh zeroed array of ``capacity`` rows."""
+    moved = np.zeros(capacity, dtype=array.dtype)
+    moved[:used] = array[shift : shift + used]
+    return moved
+
+
+def _restored(saved: SegmentState, base: int, created: np.ndarray, live: np.ndarray, dim: int) -> Segment:
+    index = faiss.deserialize_index(saved.index_bytes)
+    if index.d != dim:
+        raise ValueError(f"state has dimension {index.d}, store has {dim}")
+    rows = slice(saved.first - base, saved.end - base)
+    held = created[rows][live[rows]]
+    if len(held) != index.ntotal:
+        raise ValueError(f"segment at slot {saved.first} has {index.ntotal} vectors for {len(held)} posts")
+    return Segment(
+        saved.first,
+        saved.capacity,
+        index,
+        ann.layout_of(index),
+        end=saved.end,
+        live=len(held),
+        oldest=float(held.min()) if held.size else float("inf"),
+        newest=float(held.max()) if held.size else float("-inf"),
+    )
 
 
 def _last_per_id(

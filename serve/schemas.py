@@ -143,6 +143,8 @@ class IngestStatsOut(BaseModel):
 class StatsResponse(BaseModel):
     posts_indexed: int
     vectors: int = Field(description="vectors in FAISS; equals posts_indexed (one per post)")
+    segments: int = Field(description="time segments holding them (the oldest is dropped by retention)")
+    deletes_remembered: int = Field(description="deleted ids kept so a late copy is not resurrected")
     newest_created_at: datetime | None
     oldest_created_at: datetime | None
     applied_offsets: dict[int, int] = Field(description="partition -> next offset to read")

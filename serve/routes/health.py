@@ -42,6 +42,8 @@ async def stats(components: ComponentsDep) -> StatsResponse:
     return StatsResponse(
         posts_indexed=index_stats.posts,
         vectors=index_stats.vectors,
+        segments=index_stats.segments,
+        deletes_remembered=index_stats.deletes_remembered,
         newest_created_at=to_datetime(index_stats.newest_created_at),
         oldest_created_at=to_datetime(index_stats.oldest_created_at),
         applied_offsets=index_stats.applied_offsets,

@@ -48,7 +48,7 @@ def nothing() -> np.ndarray:
 
 def test_ivf_store_is_ivf_and_finds_each_post_first(built):
     store, vectors = built
-    assert ann.layout_of(store._index).nlist > 1
+    assert store.layouts()[0].nlist > 1
     for i in range(0, POSTS, 97):
         assert ids(store.search(vectors[i], k=1)) == [f"p{i}"]
 
@@ -58,7 +58,7 @@ def test_upsert_replaces_with_one_vector_per_id():
     moved = clustered(1, seed=99)
     result = store.apply(records(1, start=7, text="edited"), moved)
     assert (result.added, result.replaced) == (0, 1)
-    assert store._index.ntotal == POSTS == len(store)
+    assert store.stats().vectors == POSTS == len(store)
     assert store.get("p7").text == "edited"
     assert ids(store.search(moved[0], k=1)) == ["p7"]
 
@@ -66,7 +66,7 @@ def test_upsert_replaces_with_one_vector_per_id():
 def test_delete_removes_from_search():
     store, vectors = ivf_store()
     assert store.apply([], nothing(), deletes=["p5", "p6"]).deleted == 2
-    assert store._index.ntotal == POSTS - 2
+    assert store.stats().vectors == POSTS - 2
     assert {"p5", "p6"}.isdisjoint(ids(store.search(vectors[5], k=20)))
     assert store.get("p5") is None
 
@@ -87,7 +87,7 @@ def test_snapshot_round_trip_keeps_the_ivf_index(built, tmp_path):
     write_snapshot(store, tmp_path)
     restored = PostStore(DIM, IndexConfig(ann="ivf", nprobe=4))
     assert restore_latest(restored, tmp_path) is not None
-    assert ann.layout_of(restored._index) == ann.layout_of(store._index)
+    assert restored.layouts() == store.layouts()
     assert restored.stats().applied_offsets == {0: POSTS}
     for query in clustered(5, seed=3):
         assert ids(restored.search(query, k=10)) == ids(store.search(query, k=10))
@@ -98,10 +98,10 @@ def test_auto_moves_from_flat_to_ivf_keeping_every_post():
     vectors = clustered(POSTS)
     for start in range(0, POSTS, 500):
         if start == 1_500:  # 1,500 posts so far
-            assert ann.layout_of(store._index).nlist == 0
+            assert store.layouts()[0].nlist == 0
         store.apply(records(500, start), vectors[start : start + 500])
-    assert ann.layout_of(store._index).nlist > 1
-    assert store._index.ntotal == POSTS
+    assert store.layouts()[0].nlist > 1
+    assert store.stats().vectors == POSTS
     assert all(ids(store.search(vectors[i], k=1)) == [f"p{i}"] for i in range(POSTS))
 
 
@@ -109,11 +109,11 @@ def test_retrains_as_it_grows_and_falls_back_to_flat_when_it_shrinks():
     store = PostStore(DIM, IndexConfig(ann="auto", ann_min_posts=1_000, nprobe=4))
     vectors = clustered(4_000)
     store.apply(records(1_000), vectors[:1_000])
-    first = ann.layout_of(store._index).nlist
+    first = store.layouts()[0].nlist
     store.apply(records(3_000, start=1_000), vectors[1_000:])
-    assert ann.layout_of(store._index).nlist > first
+    assert store.layouts()[0].nlist > first
     store.apply([], nothing(), deletes=[f"p{i}" for i in range(3_600)])
-    assert ann.layout_of(store._index).nlist == 0
+    assert store.layouts()[0].nlist == 0
     assert ids(store.search(vectors[3_900], k=1)) == ["p3900"]
 
 

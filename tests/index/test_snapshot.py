@@ -1,5 +1,10 @@
+import hashlib
+import json
+
+import faiss
 import numpy as np
 
+from index.config import IndexConfig
 from index.records import PostRecord
 from index.snapshot import SnapshotScheduler, restore_latest, snapshots, write_snapshot
 from index.store import PostStore
@@ -31,7 +36,7 @@ def test_round_trip_keeps_posts_vectors_and_offsets(tmp_path):
 def test_corrupted_newest_snapshot_falls_back_to_previous(tmp_path):
     write_snapshot(filled_store(3), tmp_path)
     newest = write_snapshot(filled_store(5), tmp_path)
-    (newest / "vectors.faiss").write_bytes(b"garbage")
+    next(newest.glob("segment-*.faiss")).write_bytes(b"garbage")
     restored = PostStore(4)
     assert restore_latest(restored, tmp_path) != newest
     assert len(restored) == 3
@@ -72,3 +77,35 @@ def test_scheduler_snapshots_every_n_records_and_reports_durable_offsets(tmp_pat
     store.apply([], np.empty((0, 4), np.float32), offsets={0: 120})
     scheduler.after_batch(60)
     assert len(snapshots(tmp_path)) == 1 and scheduler.durable_offsets() == {0: 120, 1: 3}
+
+
+def test_a_format_2_snapshot_with_one_index_loads_as_one_sealed_segment(tmp_path):
+    """Before time segments (format 2) a snapshot held one index keyed by global slot ids."""
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(4))
+    index.add_with_ids(np.eye(4, dtype=np.float32)[[0, 2]], np.array([0, 2], dtype=np.int64))
+    posts = [
+        {"slot": s, "post_id": f"p{s}", "text": "t", "author": "a", "created_at": float(s)} for s in (0, 2)
+    ]
+    files = {
+        "vectors.faiss": faiss.serialize_index(index).tobytes(),
+        "posts.jsonl": "".join(json.dumps(p) + "\n" for p in posts).encode(),
+        "deletes.json": b'{"p1": 1.0}',
+    }
+    manifest = {
+        "format": 2,
+        "posts": 2,
+        "slots": 3,
+        "offsets": {"0": 4},
+        "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+    }
+    folder = tmp_path / "snap-000000000000001"
+    folder.mkdir()
+    for name, data in {**files, "manifest.json": json.dumps(manifest).encode()}.items():
+        (folder / name).write_bytes(data)
+    restored = PostStore(4, IndexConfig(segment_posts=2))
+    assert restore_latest(restored, tmp_path) == folder
+    assert restored.search(np.eye(4, dtype=np.float32)[2], 1)[0].post.post_id == "p2"
+    restored.apply([PostRecord("p3", "t", "a", 3.0)], np.eye(4, dtype=np.float32)[[3]], deletes=["p0"])
+    assert restored.stats().segments == 2 and restored.stats().vectors == len(restored) == 2
+    assert restored.search(np.eye(4, dtype=np.float32)[3], 1)[0].post.post_id == "p3"
+    assert restored.get("p1") is None and restored.get("p0") is None

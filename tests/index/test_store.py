@@ -4,7 +4,6 @@ import time
 import numpy as np
 import pytest
 
-from index import store as store_module
 from index.config import IndexConfig
 from index.records import PostRecord
 from index.store import PostStore
@@ -46,14 +45,14 @@ def test_upsert_replaces_instead_of_adding(store):
     result = store.apply([record("3", 300, text="edited")], unit(99)[None, :])
     assert (result.added, result.replaced) == (0, 1)
     assert len(store) == 10
-    assert store._index.ntotal == 10
+    assert store.stats().vectors == 10
     assert store.get("3").text == "edited"
     assert store.search(unit(99), k=1)[0].post.post_id == "3"
 
 
 def test_duplicate_ids_in_one_batch_keep_the_last(store):
     store.apply([record("x", text="first"), record("x", text="second")], np.stack([unit(1), unit(2)]))
-    assert store._index.ntotal == 11
+    assert store.stats().vectors == 11
     assert store.get("x").text == "second"
 
 
@@ -61,7 +60,7 @@ def test_delete_removes_vector_and_metadata(store):
     assert store.apply([], np.empty((0, DIM), np.float32), deletes=["3", "unknown"]).deleted == 1
     assert store.get("3") is None
     assert all(h.post.post_id != "3" for h in store.search(unit(3), k=10))
-    assert len(store) == 9 and store._index.ntotal == 9
+    assert len(store) == 9 and store.stats().vectors == 9
 
 
 def test_stats_and_offsets(store):
@@ -145,16 +144,71 @@ def test_restore_keeps_remembered_deletes(store):
     assert restored.get("never-seen") is None and restored.get("1") is None
 
 
-def test_slots_are_compacted_once_most_are_dead(monkeypatch):
-    monkeypatch.setattr(store_module, "COMPACT_MIN_DEAD_SLOTS", 10)
-    store = PostStore(DIM, IndexConfig(retention_s=100.0, ann="flat"))
-    for step in range(10):  # each batch is 100 s newer, so the one before it is evicted
+def segmented(segment_posts: int = 4, **config) -> PostStore:
+    return PostStore(DIM, IndexConfig(segment_posts=segment_posts, ann="flat", **config))
+
+
+def fill(store: PostStore, stop: int, start: int = 0):
+    """Posts ``start..stop-1``, post i created at 100·i s with vector unit(i)."""
+    ids = range(start, stop)
+    return store.apply([record(str(i), created_at=100.0 * i) for i in ids], np.stack([unit(i) for i in ids]))
+
+
+def test_a_full_segment_is_sealed_and_search_merges_across_segments():
+    store = segmented()
+    fill(store, 10)
+    assert store.stats().segments == 3 and store.stats().vectors == 10  # 4 + 4 + 2
+    hits = store.search(unit(5), k=10)
+    assert len(hits) == 10 and hits[0].post.post_id == "5"
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    # a window across a segment boundary (slots 3 | 4, 5) and one inside a single segment
+    window = store.search(unit(4), k=10, since=300, until=500)
+    assert sorted(h.post.post_id for h in window) == ["3", "4", "5"]
+    assert [h.post.post_id for h in store.search(unit(9), k=10, since=850)] == ["9"]
+
+
+def test_a_post_in_a_sealed_segment_is_replaced_in_place_and_deleted_from_it():
+    store = segmented()
+    fill(store, 8)
+    store.apply([record("1", created_at=100.0, text="edited")], unit(77)[None])
+    assert store.stats().segments == 2 and store.stats().vectors == 8
+    assert store.search(unit(77), k=1)[0].post.text == "edited"
+    store.apply([], np.empty((0, DIM), np.float32), deletes=["2"])
+    assert store.stats().vectors == 7 and "2" not in {h.post.post_id for h in store.search(unit(2), k=8)}
+
+
+def test_retention_drops_whole_segments_and_releases_their_slots():
+    store = segmented(retention_s=100.0)
+    for step in range(10):  # each batch is 100 s newer, so the one before it expires
         batch = [record(f"{step}-{i}", created_at=100.0 * step + i) for i in range(8)]
         store.apply(batch, np.stack([unit(100 * step + i) for i in range(8)]))
-    assert len(store._records) < 40  # without compaction: 80 slots, most of them dead
+    assert len(store._records) <= 16  # without dropping segments: 80 slots, most of them dead
+    assert store.stats().segments <= 4
     hits = store.search(unit(903), k=1)
     assert hits[0].post.post_id == "9-3" and hits[0].score == pytest.approx(1.0, abs=1e-5)
     assert store.get("9-7").created_at == 907.0 and store.stats().vectors == len(store)
+    assert store.get("7-0") is None and store.stats().oldest_created_at >= 800.0
+
+
+def test_a_straddling_segment_loses_only_its_expired_posts():
+    store = segmented(segment_posts=100, retention_s=500.0)
+    fill(store, 5)
+    result = fill(store, 10, start=5)
+    assert result.evicted == 4 and store.stats().segments == 1  # created 0..300 are before 900 - 500
+    assert sorted(h.post.post_id for h in store.search(unit(0), k=10)) == ["4", "5", "6", "7", "8", "9"]
+    assert store.stats().vectors == 6
+
+
+def test_restore_keeps_segments_and_new_posts_continue_after_them():
+    store = segmented()
+    fill(store, 6)
+    restored = segmented()
+    restored.restore(store.export_state())
+    assert restored.stats() == store.stats()
+    assert [x.nlist for x in restored.layouts()] == [x.nlist for x in store.layouts()]
+    restored.apply([record("new", created_at=700.0)], unit(60)[None])
+    assert restored.stats().segments == 2 and restored.search(unit(60), k=1)[0].post.post_id == "new"
+    assert restored.search(unit(4), k=1)[0].post.post_id == "4"
 
 
 def test_admissible_tells_derived_views_what_apply_would_write(store):

@@ -113,9 +113,10 @@ def test_corrupted_newest_snapshot_recovers_from_the_previous_one_plus_replay(
     assert len(snapshots(snapshot_dir)) >= 2, "need an older snapshot to fall back to"
     newest = snapshots(snapshot_dir)[0]
     fallback = read_snapshot(snapshots(snapshot_dir)[1])
-    blob = bytearray((newest / "vectors.faiss").read_bytes())
+    vectors = max(newest.glob("segment-*.faiss"))  # the writable segment's: never shared with the previous
+    blob = bytearray(vectors.read_bytes())
     blob[len(blob) // 2] ^= 0xFF  # one flipped byte: the checksum must catch it
-    (newest / "vectors.faiss").write_bytes(bytes(blob))
+    vectors.write_bytes(bytes(blob))
 
     second = send_all(
         settings, [(f"c-{n}", post_value(f"c-{n}", t)) for n, t in enumerate(corpus) if n >= 1_000]

@@ -130,6 +130,7 @@ def test_posts_and_stats():
     assert post["text"].startswith("Runners") and post["offset"] == 1 and post["indexed_at"]
     assert missing.status_code == 404 and missing.json()["error"]["type"] == "http_error"
     assert stats["posts_indexed"] == 3 and stats["applied_offsets"] == {"0": 3}
+    assert stats["vectors"] == 3 and stats["segments"] == 1 and stats["deletes_remembered"] == 0
 
 
 def test_web_page_is_served():
