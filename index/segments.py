@@ -39,6 +39,7 @@ class Segment:
     live: int = 0  # posts it holds (its index's ntotal)
     oldest: float = math.inf  # created_at bounds of its posts; only ever too wide after removals
     newest: float = -math.inf
+    tag: str | None = None  # names its content as last exported; None once it changed since
 
     @classmethod
     def empty(cls, first: int, capacity: int, dim: int) -> Segment:
@@ -60,6 +61,7 @@ class Segment:
 
     def add(self, slots: np.ndarray, vectors: np.ndarray, created: np.ndarray) -> None:
         self.index.add_with_ids(np.ascontiguousarray(vectors, np.float32), slots - self.first)
+        self.tag = None
         self.layout = self.layout.grown(len(slots))
         self.live += len(slots)
         self.oldest = min(self.oldest, float(created.min()))
@@ -67,6 +69,7 @@ class Segment:
 
     def remove(self, slots: np.ndarray) -> None:
         self.index.remove_ids(slots - self.first)
+        self.tag = None
         self.live -= len(slots)
 
     def search(

@@ -1,7 +1,11 @@
 """Snapshots: the FAISS index, post metadata and applied offsets, written together atomically.
 
-Layout: ``<root>/snap-<ms>/{segment-<first slot>.faiss…, posts.jsonl, deletes.json, manifest.json}``,
-one FAISS file per time segment of the store (``index/segments.py``). A
+Layout: ``<root>/snap-<ms>/{segment-<first>.faiss, posts-<first>.jsonl…, deletes.json, manifest.json}``:
+a FAISS file and a posts file per time segment of the store (``index/segments.py``,
+named by the segment's first slot). A sealed segment rarely changes, so its files
+are hard-linked from the previous snapshot while its tag is the same: a snapshot
+writes what changed. (A linked file is one copy on disk: if it rots, every
+snapshot that holds it fails its checksum, and recovery replays from Kafka.) A
 snapshot is written into a temporary folder, fsynced, renamed into place and
 the root fsynced; its manifest holds a SHA-256 per file, so a torn or corrupted
 snapshot is detected on load and skipped for the previous one.
@@ -20,7 +24,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
@@ -33,7 +37,7 @@ from index.store import PostStore, SegmentState, StoreState
 
 log = logging.getLogger(__name__)
 PREFIX = "snap-"
-# 2 added deletes.json; 3 split vectors.faiss into segment files. Versions 1 and 2 still load.
+# 2 added deletes.json; 3 split vectors.faiss and posts.jsonl into segment files. 1 and 2 still load.
 FORMAT_VERSION = 3
 
 
@@ -47,34 +51,71 @@ class SnapshotPart(Protocol):
     def restore(self, blob: bytes | None) -> None: ...  # None: the snapshot has no such file
 
 
-def write_snapshot(store: PostStore, root: Path, keep: int = 3, parts: Sequence[SnapshotPart] = ()) -> Path:
+def write_snapshot(
+    store: PostStore,
+    root: Path,
+    keep: int = 3,
+    parts: Sequence[SnapshotPart] = (),
+    reuse: Path | None = None,
+) -> Path:
     """Persist the store under ``root``; keep the newest ``keep`` snapshots.
+
+    ``reuse`` is a snapshot this writer wrote before: segments unchanged since (same
+    tag) are hard-linked from it instead of being serialised and written again, so
+    a snapshot costs what changed (mostly the writable segment), not the whole index.
 
     Raises:
         SnapshotError: when the snapshot cannot be written.
     """
-    state = store.export_state()
+    previous = _segment_entries(reuse)
+    try:
+        return _write(store, root, keep, parts, previous, reuse)
+    except _ReuseFailed as exc:
+        log.warning("cannot reuse segment files of %s (%s); writing every segment", reuse, exc)
+        return _write(store, root, keep, parts, {}, None)
+
+
+class _ReuseFailed(Exception):
+    """A segment file of the previous snapshot could not be linked."""
+
+
+def _write(
+    store: PostStore,
+    root: Path,
+    keep: int,
+    parts: Sequence[SnapshotPart],
+    previous: dict[str, dict],
+    reuse: Path | None,
+) -> Path:
+    state = store.export_state(have=previous.keys())
     root.mkdir(parents=True, exist_ok=True)
     temp = root / f".tmp-{uuid.uuid4().hex}"
     final = root / f"{PREFIX}{time.time_ns() // 1_000_000:015d}"
     try:
         temp.mkdir()
-        files = {_segment_file(segment): segment.index_bytes.tobytes() for segment in state.segments}
-        files["posts.jsonl"] = _records_jsonl(state.records, state.base)
+        files: dict[str, bytes] = {}
+        sha256: dict[str, str] = {}
+        entries = []
+        for segment in state.segments:
+            if segment.exported:
+                entry = _segment_entry(segment)
+                files[entry["index"]] = segment.index_bytes.tobytes()
+                files[entry["posts_file"]] = _records_jsonl(segment.records, segment.first)
+            else:
+                entry = previous[segment.tag]
+                sha256.update(_link(reuse, temp, entry))
+            entries.append(entry)
         files["deletes.json"] = json.dumps(state.deleted).encode()
         files.update({part.name: part.export() for part in parts})  # after the store: never behind it
+        sha256.update({name: hashlib.sha256(data).hexdigest() for name, data in files.items()})
         manifest = {
             "format": FORMAT_VERSION,
             "created_at": time.time(),
-            "posts": sum(record is not None for record in state.records),
-            "base": state.base,
-            "slots": state.base + len(state.records),
-            "segments": [
-                {"first": seg.first, "end": seg.end, "capacity": seg.capacity, "file": _segment_file(seg)}
-                for seg in state.segments
-            ],
+            "posts": sum(entry["posts"] for entry in entries),
+            "slots": entries[-1]["end"] if entries else 0,
+            "segments": entries,
             "offsets": {str(p): o for p, o in state.offsets.items()},
-            "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+            "sha256": sha256,
         }
         files["manifest.json"] = json.dumps(manifest, indent=1).encode()
         for name, data in files.items():
@@ -85,8 +126,54 @@ def write_snapshot(store: PostStore, root: Path, keep: int = 3, parts: Sequence[
     except OSError as exc:
         shutil.rmtree(temp, ignore_errors=True)
         raise SnapshotError(f"cannot write snapshot under {root}: {exc}") from exc
+    except _ReuseFailed:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
     _prune(root, keep)
     return final
+
+
+def _segment_entry(segment: SegmentState) -> dict:
+    """How the manifest lists an exported segment (its files are named by its first slot)."""
+    return {
+        "first": segment.first,
+        "end": segment.end,
+        "capacity": segment.capacity,
+        "tag": segment.tag,
+        "posts": sum(record is not None for record in segment.records or ()),
+        "index": f"segment-{segment.first:015d}.faiss",
+        "posts_file": f"posts-{segment.first:015d}.jsonl",
+    }
+
+
+def _segment_entries(path: Path | None) -> dict[str, dict]:
+    """tag -> manifest entry (with its files' checksums) of each segment in a snapshot; {} if unreadable."""
+    if path is None:
+        return {}
+    try:
+        manifest = json.loads((path / "manifest.json").read_bytes())
+        return {
+            entry["tag"]: {**entry, "sha256": {name: manifest["sha256"][name] for name in _files(entry)}}
+            for entry in manifest.get("segments", ())
+            if entry.get("tag")
+        }
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("cannot read %s to reuse its segments: %s", path, exc)
+        return {}
+
+
+def _files(entry: dict) -> tuple[str, str]:
+    return entry["index"], entry["posts_file"]
+
+
+def _link(source: Path | None, target: Path, entry: dict) -> dict[str, str]:
+    """Hard-link a reused segment's files into ``target``; returns their checksums."""
+    try:
+        for name in _files(entry):
+            os.link(source / name, target / name)  # type: ignore[operator]  # source is set when reusing
+    except (OSError, TypeError) as exc:
+        raise _ReuseFailed(str(exc)) from exc
+    return entry.pop("sha256")
 
 
 def snapshots(root: Path) -> list[Path]:
@@ -111,13 +198,10 @@ def read_snapshot(path: Path) -> StoreState:
         if hashlib.sha256(blobs[name]).hexdigest() != digest:
             raise SnapshotError(f"{name} does not match its checksum")
     try:
-        base = int(manifest.get("base", 0))
         return StoreState(
             segments=_segments(manifest, blobs),
-            records=_parse_records(blobs["posts.jsonl"], base, manifest["slots"]),
             offsets={int(p): int(o) for p, o in manifest["offsets"].items()},
             deleted={str(k): float(v) for k, v in json.loads(blobs.get("deletes.json", b"{}")).items()},
-            base=base,
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise SnapshotError(f"invalid content: {exc}") from exc
@@ -157,42 +241,44 @@ def _read_part(path: Path, name: str) -> bytes | None:
     return blob
 
 
-def _segment_file(segment: SegmentState) -> str:
-    return f"segment-{segment.first:015d}.faiss"
-
-
 def _segments(manifest: dict, blobs: dict[str, bytes]) -> list[SegmentState]:
     """The segments a manifest lists; a format 1 or 2 snapshot's single index is one sealed segment."""
+    records = _parse_records(blob for name, blob in blobs.items() if name.startswith("posts"))
     if "segments" not in manifest:
         slots = int(manifest["slots"])
-        index = np.frombuffer(blobs["vectors.faiss"], dtype=np.uint8)
-        return [SegmentState(first=0, end=slots, capacity=slots, index_bytes=index)] if slots else []
+        entries = [{"first": 0, "end": slots, "capacity": slots, "index": "vectors.faiss"}] if slots else []
+    else:
+        entries = manifest["segments"]
     return [
         SegmentState(
             first=int(entry["first"]),
             end=int(entry["end"]),
             capacity=int(entry["capacity"]),
-            index_bytes=np.frombuffer(blobs[entry["file"]], dtype=np.uint8),
+            tag=str(entry.get("tag", "")),
+            index_bytes=np.frombuffer(blobs[entry["index"]], dtype=np.uint8),
+            records=[records.pop(slot, None) for slot in range(int(entry["first"]), int(entry["end"]))],
         )
-        for entry in manifest["segments"]
+        for entry in entries
     ]
 
 
-def _records_jsonl(records: list[PostRecord | None], base: int) -> bytes:
+def _records_jsonl(records: list[PostRecord | None] | None, first: int) -> bytes:
     lines = [
-        json.dumps({"slot": base + row, **asdict(record)}, ensure_ascii=False)
-        for row, record in enumerate(records)
+        json.dumps({"slot": first + row, **asdict(record)}, ensure_ascii=False)
+        for row, record in enumerate(records or ())
         if record is not None
     ]
     return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
-def _parse_records(blob: bytes, base: int, slots: int) -> list[PostRecord | None]:
-    records: list[PostRecord | None] = [None] * (slots - base)
-    for line in blob.decode().splitlines():
-        fields = json.loads(line)
-        slot = fields.pop("slot")
-        records[slot - base] = PostRecord(**fields)
+def _parse_records(blobs: Iterable[bytes]) -> dict[int, PostRecord]:
+    """slot -> record, from every posts file of a snapshot."""
+    records = {}
+    for blob in blobs:
+        for line in blob.decode().splitlines():
+            fields = json.loads(line)
+            slot = fields.pop("slot")
+            records[slot] = PostRecord(**fields)
     return records
 
 
@@ -245,6 +331,7 @@ class SnapshotScheduler:
         self._pending = 0  # records applied since the last snapshot
         self._dirty = False
         self._durable: dict[int, int] = dict(store.stats().applied_offsets)  # restored or empty
+        self._written: Path | None = None  # the last snapshot this scheduler wrote (its segments are reused)
         self._lock = threading.Lock()  # the index stage and the consumer loop both call in
 
     def after_batch(self, records: int = 1) -> None:
@@ -264,7 +351,8 @@ class SnapshotScheduler:
         with self._lock:
             if not self._dirty:
                 return None
-            path = write_snapshot(self._store, self._root, self._keep, self._parts)
+            path = write_snapshot(self._store, self._root, self._keep, self._parts, reuse=self._written)
+            self._written = path
             self._durable = read_offsets(path)
             self._last, self._dirty, self._pending = time.monotonic(), False, 0
         log.info("snapshot %s (%d posts)", path.name, len(self._store))

@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import faiss
@@ -42,12 +43,23 @@ EVICT_STEP = 0.01  # sweep when the horizon has moved this share of the retentio
 
 @dataclass(slots=True, frozen=True)
 class SegmentState:
-    """One segment as snapshots persist it."""
+    """One segment as snapshots persist it.
+
+    ``tag`` names its content: it changes whenever the segment does, so a snapshot
+    writer that already has a segment's files under this tag reuses them. Then
+    ``index_bytes`` and ``records`` are None (not exported).
+    """
 
     first: int
     end: int
     capacity: int
-    index_bytes: np.ndarray  # faiss.serialize_index output (uint8), local ids
+    tag: str
+    index_bytes: np.ndarray | None  # faiss.serialize_index output (uint8), local ids
+    records: list[PostRecord | None] | None  # slots first..end-1; None for a dead slot
+
+    @property
+    def exported(self) -> bool:
+        return self.index_bytes is not None and self.records is not None
 
 
 @dataclass(slots=True, frozen=True)
@@ -55,14 +67,17 @@ class StoreState:
     """A point-in-time copy of the store, as snapshots persist it."""
 
     segments: list[SegmentState]
-    records: list[PostRecord | None]  # by slot id, from ``base``; None for a dead slot
     offsets: dict[int, int]
     deleted: dict[str, float] = field(default_factory=dict)  # post id -> stream time of its delete
-    base: int = 0  # slot id of records[0]
+
+    @property
+    def records(self) -> list[PostRecord | None]:
+        """Every exported segment's records, oldest first."""
+        return [record for segment in self.segments for record in segment.records or ()]
 
     @property
     def vectors(self) -> int:
-        return sum(faiss.deserialize_index(s.index_bytes).ntotal for s in self.segments)
+        return sum(faiss.deserialize_index(s.index_bytes).ntotal for s in self.segments if s.exported)
 
 
 @dataclass(slots=True, frozen=True)
@@ -291,35 +306,58 @@ class PostStore:
                 segments=len(self._segments),
             )
 
-    def export_state(self) -> StoreState:
-        """Copy the FAISS indexes, metadata and offsets consistently (readers continue)."""
+    def export_state(self, have: Container[str] = ()) -> StoreState:
+        """Copy the FAISS indexes, metadata and offsets consistently (readers continue).
+
+        Segments whose tag is in ``have`` (files the caller already wrote) are not copied.
+        """
         with self._lock.read():
-            return StoreState(
-                [
-                    SegmentState(s.first, s.end, s.capacity, faiss.serialize_index(s.index))
-                    for s in self._segments
-                ],
-                list(self._records),
-                dict(self._offsets),
-                dict(self._deleted),
-                self._base,
-            )
+            segments = []
+            for segment in self._segments:
+                segment.tag = segment.tag or uuid.uuid4().hex  # changed since the last export
+                if segment.tag in have:
+                    segments.append(
+                        SegmentState(segment.first, segment.end, segment.capacity, segment.tag, None, None)
+                    )
+                    continue
+                rows = slice(segment.first - self._base, segment.end - self._base)
+                index_bytes = faiss.serialize_index(segment.index)
+                saved = SegmentState(
+                    segment.first,
+                    segment.end,
+                    segment.capacity,
+                    segment.tag,
+                    index_bytes,
+                    self._records[rows],
+                )
+                segments.append(saved)
+            return StoreState(segments, dict(self._offsets), dict(self._deleted))
 
     def restore(self, state: StoreState) -> None:
-        """Replace everything with a previously exported state (each segment flat or IVF, as exported)."""
-        used = len(state.records)
+        """Replace everything with a previously exported state (each segment flat or IVF, as exported).
+
+        Raises:
+            ValueError: a segment was not exported, or does not fit this store.
+        """
+        if not all(saved.exported for saved in state.segments):
+            raise ValueError("cannot restore a state with segments left out")
+        base = state.segments[0].first if state.segments else 0
+        used = state.segments[-1].end - base if state.segments else 0
+        records: list[PostRecord | None] = [None] * used
+        for saved in state.segments:
+            records[saved.first - base : saved.end - base] = saved.records
         created = np.zeros(max(1024, used), dtype=np.float64)
         live = np.zeros(max(1024, used), dtype=bool)
         slot_of = {}
-        for row, record in enumerate(state.records):
+        for row, record in enumerate(records):
             if record is not None:
-                slot_of[record.post_id] = state.base + row
+                slot_of[record.post_id] = base + row
                 created[row] = record.created_at
                 live[row] = True
-        segments = [_restored(saved, state.base, created, live, self.dim) for saved in state.segments]
+        segments = [_restored(saved, base, created, live, self.dim) for saved in state.segments]
         with self._writing, self._lock.write():
-            self._segments, self._base = segments, state.base
-            self._records = list(state.records)
+            self._segments, self._base = segments, base
+            self._records = records
             self._slot_of = slot_of
             self._created, self._live = created, live
             self._offsets = dict(state.offsets)
@@ -368,6 +406,7 @@ class PostStore:
                 continue
             with self._lock.write():
                 segment.index, segment.layout = index, ann.Layout(nlist, int(index.ntotal))
+                segment.tag = None
             ann.release_freed_memory()
 
     def _record_of(self, post_id: str) -> PostRecord | None:
@@ -428,6 +467,10 @@ def _moved(array: np.ndarray, shift: int, used: int, capacity: int) -> np.ndarra
 
 def _restored(saved: SegmentState, base: int, created: np.ndarray, live: np.ndarray, dim: int) -> Segment:
     index = faiss.deserialize_index(saved.index_bytes)
+    if saved.end - saved.first != len(saved.records or ()):
+        raise ValueError(
+            f"segment at slot {saved.first} has {len(saved.records or ())} records for its slots"
+        )
     if index.d != dim:
         raise ValueError(f"state has dimension {index.d}, store has {dim}")
     rows = slice(saved.first - base, saved.end - base)
@@ -443,6 +486,7 @@ def _restored(saved: SegmentState, base: int, created: np.ndarray, live: np.ndar
         live=len(held),
         oldest=float(held.min()) if held.size else float("inf"),
         newest=float(held.max()) if held.size else float("-inf"),
+        tag=saved.tag,
     )
 
 

@@ -1,5 +1,6 @@
 import hashlib
 import json
+import shutil
 
 import faiss
 import numpy as np
@@ -109,3 +110,60 @@ def test_a_format_2_snapshot_with_one_index_loads_as_one_sealed_segment(tmp_path
     assert restored.stats().segments == 2 and restored.stats().vectors == len(restored) == 2
     assert restored.search(np.eye(4, dtype=np.float32)[3], 1)[0].post.post_id == "p3"
     assert restored.get("p1") is None and restored.get("p0") is None
+
+
+def segmented_store(count: int) -> PostStore:
+    store = PostStore(4, IndexConfig(segment_posts=4, ann="flat"))
+    vectors = np.eye(4, dtype=np.float32)[np.arange(count) % 4]
+    store.apply([PostRecord(f"p{i}", f"text {i}", "a", float(i)) for i in range(count)], vectors)
+    return store
+
+
+def inodes(snapshot) -> dict[str, int]:
+    return {
+        path.name: path.stat().st_ino
+        for path in snapshot.iterdir()
+        if path.name.startswith(("segment", "posts"))
+    }
+
+
+def test_unchanged_segments_are_hard_linked_from_the_previous_snapshot(tmp_path):
+    store = segmented_store(10)  # segments at slots 0, 4, 8
+    first = write_snapshot(store, tmp_path)
+    store.apply([], np.empty((0, 4), np.float32), deletes=["p5"])  # changes the segment at slot 4 only
+    second = write_snapshot(store, tmp_path, reuse=first)
+    before, after = inodes(first), inodes(second)
+    shared = {name for name in after if before.get(name) == after[name]}
+    assert shared == {"segment-000000000000000.faiss", "posts-000000000000000.jsonl"} | {
+        "segment-000000000000008.faiss",
+        "posts-000000000000008.jsonl",
+    }
+    shutil.rmtree(first)  # the linked files live on in the second snapshot
+    restored = PostStore(4)
+    assert restore_latest(restored, tmp_path) == second
+    assert len(restored) == 9 and restored.get("p5") is None and restored.get("p9").text == "text 9"
+    assert restored.stats().segments == 3
+
+
+def test_a_snapshot_whose_files_are_gone_is_not_reused(tmp_path):
+    store = segmented_store(6)
+    first = write_snapshot(store, tmp_path)
+    (first / "segment-000000000000000.faiss").unlink()
+    second = write_snapshot(store, tmp_path, reuse=first)  # nothing changed, but the file is gone
+    restored = PostStore(4)
+    assert restore_latest(restored, tmp_path) == second and len(restored) == 6
+
+
+def test_the_scheduler_reuses_what_it_wrote_and_a_restart_writes_everything_once(tmp_path):
+    store = segmented_store(10)
+    scheduler = SnapshotScheduler(store, tmp_path, interval_s=3600)
+    scheduler.after_batch()
+    first = scheduler.write_now()
+    store.apply([PostRecord("p10", "t", "a", 10.0)], np.eye(4, dtype=np.float32)[[1]])
+    scheduler.after_batch()
+    second = scheduler.write_now()
+    assert inodes(first)["segment-000000000000000.faiss"] == inodes(second)["segment-000000000000000.faiss"]
+    restarted = SnapshotScheduler(store, tmp_path, interval_s=3600)  # knows no snapshot of its own
+    restarted.after_batch()
+    third = restarted.write_now()
+    assert inodes(third)["segment-000000000000000.faiss"] != inodes(second)["segment-000000000000000.faiss"]
