@@ -41,3 +41,4 @@ bench: setup
 	$(PY) bench/freshness.py
 	$(PY) bench/search_latency.py
 	$(PY) bench/retention_memory.py
+	$(PY) bench/snapshot_cost.py

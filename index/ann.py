@@ -112,6 +112,15 @@ def release_freed_memory() -> None:
         ctypes.CDLL(None).malloc_trim(0)
 
 
+def segment_probes(nprobe: int, segment_nlist: int, store_nlist: int) -> int:
+    """Lists a segment probes so that all segments together scan about what one index would.
+
+    ``nprobe`` is meant for one index over the whole store (``store_nlist`` lists); a
+    segment with fewer lists probes the same share of them, at least one.
+    """
+    return max(1, math.ceil(nprobe * min(1.0, segment_nlist / max(store_nlist, 1))))
+
+
 def search_params(
     index: faiss.Index, selector: faiss.IDSelector | None, fraction: float, nprobe: int
 ) -> faiss.SearchParameters | None:

@@ -35,7 +35,9 @@ class IndexConfig(BaseModel):
     ann: Literal["flat", "ivf", "auto"] = "auto"
     ann_min_posts: int = Field(50_000, ge=1)
     nlist: int | None = Field(None, ge=1)  # None: a power of two near 2·√posts at each (re)training
-    nprobe: int = Field(16, ge=1)  # lists probed by an unfiltered search; a time window probes more
+    # Lists an unfiltered search probes in a store-wide index of nlist_for(posts) lists; each
+    # segment probes the same share of its own lists (index/ann.py); a time window probes more.
+    nprobe: int = Field(16, ge=1)
     retrain_ratio: float = Field(1.0, gt=0)  # retrain once this many times the trained-on vectors were added
     # Posts created longer ago than this (before the newest post seen) are evicted, and
     # deletes are remembered this long so a late post is not resurrected. None: keep all.

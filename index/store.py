@@ -266,19 +266,22 @@ class PostStore:
         """Top-k live posts by cosine similarity, created within [since, until] (Unix s).
 
         Each segment the window reaches is searched, exactly while it is flat and
-        approximately once it is IVF (``index/ann.py``), and the best k of all are kept.
+        approximately once it is IVF (``index/ann.py``; together the segments probe
+        about the share of lists one store-wide index would), and the best k are kept.
         """
         if k <= 0:
             return []
         query = np.ascontiguousarray(query.reshape(1, -1), np.float32)
         with self._lock.read():
+            store_nlist = ann.nlist_for(len(self._slot_of), self._config.nlist)
             found: list[tuple[float, int]] = []
             for segment in self._segments:
                 if not segment.overlaps(since, until):
                     continue
                 candidates, bitmap = self._window(segment, since, until)
                 if candidates:
-                    found.extend(segment.search(query, k, bitmap, candidates, self._config.nprobe))
+                    nprobe = ann.segment_probes(self._config.nprobe, segment.layout.nlist, store_nlist)
+                    found.extend(segment.search(query, k, bitmap, candidates, nprobe))
             found.sort(key=lambda hit: -hit[0])
             return [
                 SearchHit(post=record, score=score)

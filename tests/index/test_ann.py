@@ -141,3 +141,18 @@ def test_plan_follows_the_policy():
 def test_nlist_grows_with_the_square_root_and_stays_trainable():
     assert [ann.nlist_for(n) for n in (1_000, 50_000, 200_000, 1_000_000)] == [16, 512, 1024, 2048]
     assert ann.nlist_for(4_000, wanted=8) == 8
+
+
+def test_segments_probe_their_share_of_a_store_wide_index():
+    assert ann.segment_probes(16, 512, 2048) == 4
+    assert ann.segment_probes(16, 2048, 2048) == 16
+    assert ann.segment_probes(16, 4096, 1024) == 16  # a segment larger than the store's reference
+    assert ann.segment_probes(1, 8, 2048) == 1
+
+
+def test_search_across_ivf_segments_finds_each_post_first():
+    store = PostStore(DIM, IndexConfig(ann="ivf", nprobe=8, segment_posts=1_000))
+    vectors = clustered(POSTS)
+    store.apply(records(POSTS), vectors)
+    assert len(store.layouts()) == 3 and all(layout.nlist > 1 for layout in store.layouts())
+    assert all(ids(store.search(vectors[i], k=1)) == [f"p{i}"] for i in range(0, POSTS, 37))
