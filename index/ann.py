@@ -44,6 +44,7 @@ MIN_TRAIN_POSTS = 1_000
 MIN_POINTS_PER_LIST = 39  # below this faiss's k-means warns and the centroids are poor
 TRAIN_POINTS_PER_LIST = 64  # k-means sample; its cost is sample · nlist · d per iteration
 CHUNK = 16_384
+SEALED_RETRAIN_RATIO = 0.25  # a sealed segment retrains once this share was added since its training
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,12 +77,17 @@ def nlist_for(posts: int, wanted: int | None = None) -> int:
     return max(1, min(wanted, trainable, 65_536))
 
 
-def plan(config: IndexConfig, live: int, layout: Layout) -> int | None:
-    """The nlist to rebuild with (0: flat), or None to keep the current index."""
+def plan(config: IndexConfig, live: int, layout: Layout, sealed: bool = False) -> int | None:
+    """The nlist to rebuild with (0: flat), or None to keep the current index.
+
+    A sealed segment no longer grows, so it is retrained once more, on all it holds,
+    when a meaningful share of it came after its last training.
+    """
     if not _wants_ivf(config, live, layout):
         return 0 if layout.nlist else None
     nlist = nlist_for(live, config.nlist)
-    if layout.nlist == 0 or layout.added >= config.retrain_ratio * max(layout.trained_with, 1):
+    ratio = SEALED_RETRAIN_RATIO if sealed else config.retrain_ratio
+    if layout.nlist == 0 or layout.added >= ratio * max(layout.trained_with, 1):
         return nlist
     return None
 

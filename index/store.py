@@ -399,7 +399,7 @@ class PostStore:
         them here without the write lock is safe.
         """
         for segment in list(self._segments):
-            nlist = ann.plan(self._config, segment.live, segment.layout)
+            nlist = ann.plan(self._config, segment.live, segment.layout, sealed=segment.sealed)
             if nlist is None:
                 continue
             try:

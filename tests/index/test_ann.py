@@ -156,3 +156,15 @@ def test_search_across_ivf_segments_finds_each_post_first():
     store.apply(records(POSTS), vectors)
     assert len(store.layouts()) == 3 and all(layout.nlist > 1 for layout in store.layouts())
     assert all(ids(store.search(vectors[i], k=1)) == [f"p{i}"] for i in range(0, POSTS, 37))
+
+
+def test_a_sealed_segment_is_retrained_on_everything_it_holds():
+    store = PostStore(DIM, IndexConfig(ann="auto", ann_min_posts=1_000, segment_posts=2_000, nprobe=4))
+    vectors = clustered(POSTS)
+    for start in range(0, POSTS, 500):
+        store.apply(records(500, start), vectors[start : start + 500])
+    sealed, writable = store.layouts()
+    assert sealed.trained_with == 2_000 and sealed.added == 0  # last trained at 1,000 posts, then at the seal
+    assert writable.trained_with == 1_000  # the writable segment retrains as it doubles
+    assert ann.plan(IndexConfig(), 60_000, ann.Layout(512, 50_000, 10_000)) is None
+    assert ann.plan(IndexConfig(), 60_000, ann.Layout(512, 50_000, 12_500), sealed=True) == 512
