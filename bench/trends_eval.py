@@ -19,6 +19,9 @@ sampled volume is flat (no bucket reaches 3x its median), so its onset uses 2.5x
   event is in the top 5 (checked after every minute of event time);
 - precision: at each hour boundary while any event is live, the share of the top-10
   trends that are >= 80% on-topic for one event;
+- overlap (Boston and West Texas, 17-19 April 2013): at each hour boundary while both are
+  live, whether each has a trend >= 80% on-topic for it in the top 10, and whether one was
+  listed only below the 10th place (crowded out by other trends);
 - id stability: for each top-10 trend at one hour, its successor at the next hour is
   the top-10 trend holding most (>= half) of its posts; stable when the id is the same;
 - cost: in a second pass with full 256-post batches (ingest when behind), the tracker's
@@ -154,12 +157,17 @@ def batches(tweets: list[Tweet], span_s: float = BATCH_SPAN_S):
         start = end
 
 
+OVERLAP = ("2013_Boston_Bombings", "2013_West_Texas_Explosion")
+TOP = 10
+
+
 @dataclass(slots=True)
 class Snapshot:
-    """The top 10 at one hour boundary: (id, posts) per trend."""
+    """The trends at one hour boundary, (id, posts) each: the top 10, then the rest listed."""
 
     at: float
     trends: list[tuple[str, list[str]]]
+    below: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 def records_of(tweets: list[Tweet]) -> list[PostRecord]:
@@ -175,10 +183,12 @@ def replay(tweets, vectors, truths, config: TrendsConfig, window_s: float) -> di
     hourly: list[Snapshot] = []
     story_cpu = 0.0
     next_check = next_hour = 0.0
+    merged: set[str] = set()  # ids merged away (an alias is dropped when its survivor is forgotten)
     for start, end in batches(tweets):
         began = time.thread_time()
         tracker.observe(records[start:end], vectors[start:end])
         story_cpu += time.thread_time() - began
+        merged.update(tracker.aliases)
         now = tracker.now
         if now >= next_check:
             next_check = (now // 60 + 1) * 60
@@ -191,14 +201,14 @@ def replay(tweets, vectors, truths, config: TrendsConfig, window_s: float) -> di
         if now >= next_hour:
             next_hour = (now // HOUR + 1) * HOUR
             if any(t.onset <= now <= t.live_until for t in truths.values()):
-                top = trends.top(window_s, limit=10)
-                hourly.append(Snapshot(now, [(t.id, list(tracker.stories[t.id].posts)) for t in top]))
+                listed = [(t.id, list(tracker.stories[t.id].posts)) for t in trends.top(window_s, limit=100)]
+                hourly.append(Snapshot(now, listed[:TOP], listed[TOP:]))
     return {
         "detected": detected,
         "hourly": hourly,
         "story_cpu_s": story_cpu,
         "stories": len(tracker),
-        "merges": len(tracker.aliases),
+        "merges": len(merged),
     }
 
 
@@ -222,27 +232,42 @@ def cost(tweets, vectors, config: TrendsConfig) -> dict:
 
 
 def precision(hourly: list[Snapshot], truths: dict[str, EventTruth]) -> dict:
-    shares, empty, both = [], 0, 0
-    overlap = []
+    shares, empty = [], 0
     for snap in hourly:
         if not snap.trends:
             empty += 1
             continue
-        events = [purity(posts, truths) for _, posts in snap.trends]
-        pure = [event for event, share in events if share >= PURE]
-        shares.append(len(pure) / len(snap.trends))
-        boston_live = any(t.onset <= snap.at <= t.live_until for n, t in truths.items() if "Boston" in n)
-        texas_live = any(t.onset <= snap.at <= t.live_until for n, t in truths.items() if "Texas" in n)
-        if boston_live and texas_live:
-            overlap.append(snap.at)
-            names = " ".join(pure)
-            both += "Boston" in names and "Texas" in names
+        pure = [share >= PURE for _, share in (purity(posts, truths) for _, posts in snap.trends)]
+        shares.append(sum(pure) / len(snap.trends))
     return {
         "hours_live": len(hourly),
         "hours_without_trends": empty,
         "mean_top10_precision": round(statistics.mean(shares), 3) if shares else None,
-        "overlap_hours_both_live": len(overlap),
-        "overlap_hours_both_in_top10": both,
+    }
+
+
+def overlap(hourly: list[Snapshot], truths: dict[str, EventTruth], events=OVERLAP) -> dict:
+    """Hours both events are live, and in how many each (and both) has a pure trend in the top 10."""
+
+    def pure_events(trends: list[tuple[str, list[str]]]) -> set[str]:
+        found = (purity(posts, truths) for _, posts in trends)
+        return {event for event, share in found if share >= PURE}
+
+    live = [s for s in hourly if all(truths[e].onset <= s.at <= truths[e].live_until for e in events)]
+    top = [pure_events(s.trends) for s in live]
+    below = [pure_events(s.below) for s in live]
+    return {
+        "events": list(events),
+        "hours_both_live": len(live),
+        "hours_with_any_trend": sum(1 for s in live if s.trends),
+        "hours_top10_full": sum(1 for s in live if len(s.trends) >= TOP),
+        "hours_in_top10": {e: sum(1 for found in top if e in found) for e in events},
+        "hours_both_in_top10": sum(1 for found in top if all(e in found for e in events)),
+        # listed, but only below the 10th place: crowded out by other trends
+        "hours_crowded_out": {
+            e: sum(1 for found, rest in zip(top, below, strict=True) if e in rest and e not in found)
+            for e in events
+        },
     }
 
 
@@ -339,6 +364,7 @@ def main() -> None:
         delays[name] = None if found is None else round((found - truth.onset) / 60, 1)
     found = [d for d in delays.values() if d is not None]
     prec = precision(run["hourly"], truths)
+    both = overlap(run["hourly"], truths)
     stab = stability(run["hourly"])
     n = len(tweets)
     story_per_post = spent["story_cpu_s"] / n
@@ -364,6 +390,7 @@ def main() -> None:
         "detected": len(found),
         "median_delay_min": statistics.median(found) if found else None,
         "precision": prec,
+        "overlap": both,
         "id_stability": stab,
         "stories": run["stories"],
         "merges": run["merges"],
@@ -390,9 +417,12 @@ def main() -> None:
     table.add_row("median delay (event time)", f"{result['median_delay_min']} min", "<= 10 min")
     table.add_row("top-10 precision while live", str(prec["mean_top10_precision"]), ">= 0.8")
     table.add_row("live hours without trends", f"{prec['hours_without_trends']}/{prec['hours_live']}", "")
+    boston, texas = (both["hours_in_top10"][e] for e in OVERLAP)
+    crowded = sum(both["hours_crowded_out"].values())
     table.add_row(
         "Boston + West Texas both in top 10",
-        f"{prec['overlap_hours_both_in_top10']}/{prec['overlap_hours_both_live']} overlap hours",
+        f"{both['hours_both_in_top10']}/{both['hours_both_live']} hours both live "
+        f"(Boston {boston}, West Texas {texas}; crowded out {crowded})",
         "both found",
     )
     table.add_row("id stability", f"{stab['share']} ({stab['same_id']}/{stab['matched']})", ">= 0.95")

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.bursts import score_series
 from index.live_set import LiveSet
 from index.records import PostRecord
 from index.terms import repost_key, terms
@@ -259,7 +258,7 @@ class StoryTracker:
                 self.merge(a, b)
 
     def merge(self, a: str, b: str) -> str:
-        """Merge two stories; the burstier one keeps its id (``_survival_rank``). Returns that id."""
+        """Merge two stories; the larger one keeps its id (``_survival_rank``). Returns that id."""
         with self.lock:
             first, second = self.stories[self.resolve(a)], self.stories[self.resolve(b)]
             if first.id == second.id:
@@ -286,14 +285,14 @@ class StoryTracker:
             return survivor.id
 
     def _survival_rank(self, story: Story) -> tuple:
-        """Which id a merge keeps: the higher burst score over the default window (the story
-        people see in the trends keeps its id), then more posts, then the older one."""
-        cfg = self.config
-        last = self.bucket_of(self.now)
-        first = last - max(1, round(cfg.default_window_s / cfg.bucket_s)) + 1
-        half_life = cfg.baseline_half_life_s / cfg.bucket_s
-        score, _ = score_series(story.buckets, first, last, half_life, cfg.prior)
-        return (-score, -len(story.posts), story.first_seen, story.id)
+        """Which id a merge keeps: the larger story's, then the older one's.
+
+        A trend stays listed while it cools (``index.trends``), so the large story is the
+        one people have seen longest; a small burst that drifts into it takes its id, the
+        burst's id resolving to it. (Keeping the burstier story's id renamed Boston's
+        1,500-post story six times on 19 April 2013 in ``bench/trends_eval.py``.)
+        """
+        return (-len(story.posts), story.first_seen, story.id)
 
     def _drop(self, story: Story) -> None:
         del self.stories[story.id]

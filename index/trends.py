@@ -8,6 +8,13 @@ Python API is what ``GET /v1/trends`` and a "what's trending (about X)?" questio
     tracker.terms(window_s=3600, limit=10)                 # → bursting hashtags and keywords
 
 Windows end at the newest created time seen (``StoryTracker.now``), not the wall clock.
+
+A story is listed while it bursts (score and volume floors) and, after that, while it
+cools: its best burst score, halved every baseline half-life since, is still over the
+score floor and it still has the floor's volume in the window. A burst k times the floor
+is remembered log2(k) half-lives, so a big event stays listed through its decline (its
+own baseline, which has absorbed the burst, would score it below zero) while a weak one
+drops out within hours. Listed stories rank by their burst score now: new bursts first.
 """
 
 from __future__ import annotations
@@ -19,13 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.bursts import score_series
+from index.bursts import baseline_rate, burst_score, score_series, window_volume
 from index.embedder import Embedder
 from index.records import PostRecord
 from index.stories import Story, StoryTracker
 from index.terms import terms
 
 LABEL_WORDS = 3
+# A cooling story's past windows are looked at up to this many baseline half-lives back:
+# a burst score has to be 2**10 times the floor to be remembered longer.
+MEMORY_HALF_LIVES = 10
 
 
 @dataclass(slots=True, frozen=True)
@@ -51,7 +61,7 @@ class Trend:
     last_seen: float
     posts: int  # posts of the story in all
     authors: int
-    trending: bool
+    trending: bool  # listed by ``top``: bursting, or cooling from a burst that is still remembered
     representative: TrendPost | None
     top_posts: list[TrendPost]
 
@@ -87,7 +97,7 @@ class TrendTracker:
         return last - span + 1, last
 
     def top(self, window_s: float | None = None, limit: int = 10, query: str | None = None) -> list[Trend]:
-        """Trending stories in the window, highest burst score first; [] when none.
+        """Listed stories in the window (bursting, or cooling), highest burst score first; [] when none.
 
         Args:
             window_s: window length in seconds (default ``default_window_s``).
@@ -105,33 +115,37 @@ class TrendTracker:
             scored = []
             for story in self.stories.recent(since, cfg.min_volume):
                 score, volume = self._score(story, first, last)
-                if score < cfg.min_score or volume < cfg.min_volume:
+                if not self._listed(story, first, last, score, volume):
                     continue
                 if query is not None and not self._matches(story, query_terms, query_vector):
                     continue
                 scored.append((score, volume, story))
             scored.sort(key=lambda item: (-item[0], item[2].id))
-            return [self._trend(story, first, last, score, volume) for score, volume, story in scored[:limit]]
+            return [
+                self._trend(story, first, last, score, volume, trending=True)
+                for score, volume, story in scored[:limit]
+            ]
 
     def story(self, story_id: str, window_s: float | None = None) -> Trend | None:
-        """One story (a merged id resolves to its survivor); the series spans its life, or the window."""
+        """One story (a merged id resolves to its survivor); the series spans its life, or the window.
+
+        Its score and ``trending`` are over the window (the default one when None).
+        """
         with self.stories.lock:
             story = self.stories.stories.get(self.stories.resolve(story_id))
             if story is None:
                 return None
-            first, last = self.window(None)
+            first, last = self.window(window_s)
             score, volume = self._score(story, first, last)
+            trending = self._listed(story, first, last, score, volume)
             if window_s is None:
                 first = self.stories.bucket_of(story.first_seen)
                 last = max(last, self.stories.bucket_of(story.last_seen))
                 volume = len(story.posts)
-            else:
-                first, last = self.window(window_s)
-                _, volume = self._score(story, first, last)
-            return self._trend(story, first, last, score, volume)
+            return self._trend(story, first, last, score, volume, trending)
 
     def terms(self, window_s: float | None = None, limit: int = 10) -> list[TermBurst]:
-        """Hashtags and keywords bursting in the window (same score and floors as stories)."""
+        """Hashtags and keywords bursting in the window (stories' score and floors, no cooling)."""
         cfg = self.config
         first, last = self.window(window_s)
         candidates = self.stories.recent_terms(first)
@@ -152,6 +166,17 @@ class TrendTracker:
     def _score(self, story: Story, first: int, last: int) -> tuple[float, int]:
         return score_series(story.buckets, first, last, self._half_life, self.config.prior)
 
+    def _listed(self, story: Story, first: int, last: int, score: float, volume: int) -> bool:
+        """Whether ``top`` lists the story: it bursts now, or cools from a burst still remembered."""
+        cfg = self.config
+        if volume < cfg.min_volume:
+            return False
+        if score >= cfg.min_score:
+            return True
+        lookback = math.ceil(MEMORY_HALF_LIVES * self._half_life)
+        peak = decayed_peak(story.buckets, first, last, self._half_life, cfg.prior, cfg.min_volume, lookback)
+        return peak >= cfg.min_score
+
     def _query(self, query: str | None) -> tuple[set[str], np.ndarray | None]:
         if query is None or not query.strip():
             return set(), None
@@ -166,7 +191,7 @@ class TrendTracker:
             return False
         return float(self.stories.centroid(story) @ vector) >= self.config.query_min_similarity
 
-    def _trend(self, story: Story, first: int, last: int, score: float, volume: int) -> Trend:
+    def _trend(self, story: Story, first: int, last: int, score: float, volume: int, trending: bool) -> Trend:
         cfg = self.config
         keywords = distinctive_terms(
             story.terms,
@@ -194,7 +219,7 @@ class TrendTracker:
             last_seen=story.last_seen,
             posts=len(story.posts),
             authors=len(story.authors),
-            trending=score >= cfg.min_score and volume >= cfg.min_volume,
+            trending=trending,
             representative=top_posts[0] if top_posts else None,
             top_posts=top_posts,
         )
@@ -204,6 +229,39 @@ class TrendTracker:
         if record is None:
             return TrendPost(post_id, None, None)
         return TrendPost(post_id, record.text, record.created_at)
+
+
+def decayed_peak(
+    series: dict[int, int],
+    first: int,
+    last: int,
+    half_life_buckets: float,
+    prior: float,
+    min_volume: int,
+    lookback: int,
+) -> float:
+    """The best burst score of earlier windows, each halved every half-life since it ended.
+
+    Windows are as long as ``first`` … ``last`` and end in the ``lookback`` buckets before
+    ``last``; one with fewer than ``min_volume`` posts does not count. ``-inf`` when none does.
+    One pass: the baseline and the window volume are carried from one window to the next.
+    """
+    if not series:
+        return -math.inf
+    span = last - first + 1
+    start = max(first - lookback, min(series) - span + 1)  # windows before the first post are empty
+    decay = 0.5 ** (1.0 / half_life_buckets)
+    expected_rate = baseline_rate(series, start, half_life_buckets)
+    volume = window_volume(series, start, start + span - 1)
+    best = -math.inf
+    for window_start in range(start, first):
+        if volume >= min_volume:
+            age = last - (window_start + span - 1)
+            best = max(best, burst_score(volume, expected_rate * span, prior) * decay**age)
+        leaving = series.get(window_start, 0)
+        expected_rate = decay * expected_rate + (1.0 - decay) * leaving
+        volume += series.get(window_start + span, 0) - leaving
+    return best
 
 
 def distinctive_terms(

@@ -48,7 +48,8 @@ def answer_from_trends(
                 Citation(len(citations) + 1, SearchHit(record, round(trend.score, 4)), inferred=False)
             )
         marker = f" [{len(citations)}]" if record is not None else ""
-        lines.append(f"{_name(trend)} — {trend.volume} posts, burst score {trend.score:.1f}{marker}")
+        state = f"burst score {trend.score:.1f}" if trend.score >= tracker.config.min_score else "cooling"
+        lines.append(f"{_name(trend)} — {trend.volume} posts, {state}{marker}")
     about = f" about {topic}" if topic else ""
     text = (
         f"Trending{about} now: " + "; ".join(lines) + "."

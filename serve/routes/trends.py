@@ -1,4 +1,4 @@
-"""GET /v1/trends and GET /v1/trends/{id}: bursting stories (logic in ``index.trends``)."""
+"""GET /v1/trends and GET /v1/trends/{id}: bursting and cooling stories (logic in ``index.trends``)."""
 
 import asyncio
 from typing import Annotated
@@ -32,7 +32,7 @@ async def trends(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     q: Annotated[str | None, Query(max_length=500)] = None,
 ) -> TrendsResponse:
-    """Stories bursting in the window that ends at the newest post; an empty list when none are."""
+    """Stories bursting (or cooling from a burst) in the window that ends at the newest post; [] when none."""
     tracker = _tracker(components)
     window_s = _window(window)
     top = await asyncio.to_thread(tracker.top, window_s, limit, q)

@@ -118,6 +118,16 @@ def test_explicit_merge_keeps_the_larger_story_and_sums_its_counts():
     assert tracker.merge(story_id("b1"), story_id("a1")) == survivor  # both resolve: nothing to do
 
 
+def test_a_small_burst_merged_into_a_large_quiet_story_takes_the_large_id():
+    tracker = StoryTracker(DIM)
+    feed(tracker, [(post(f"a{i}", at=T0 + 600 * i), angle(0)) for i in range(30)])  # 5 hours, steady
+    now = T0 + 600 * 30
+    feed(tracker, [(post(f"b{i}", at=now + i), angle(0, axis=4, toward=5)) for i in range(6)])  # bursting
+    assert tracker.merge(story_id("b0"), story_id("a0")) == story_id("a0")
+    assert tracker.resolve(story_id("b0")) == story_id("a0")
+    assert len(tracker.stories[story_id("a0")].posts) == 36
+
+
 def test_deletes_remove_volume_and_an_emptied_story_is_forgotten():
     tracker = StoryTracker(DIM)
     feed(tracker, [(post("1"), angle(0)), (post("2"), angle(3)), (post("3"), angle(0, 6, 7))])

@@ -10,7 +10,7 @@ from index.bursts import baseline_rate, burst_score, score_series, window_volume
 from index.records import PostRecord
 from index.stories import StoryTracker, story_id
 from index.trend_config import TrendsConfig
-from index.trends import TrendTracker, distinctive_terms
+from index.trends import TrendTracker, decayed_peak, distinctive_terms
 from tests.index.test_stories import DIM, angle
 
 T0 = 1_366_052_400.0  # a bucket boundary (5 min)
@@ -46,6 +46,45 @@ def test_a_sudden_rise_outscores_a_larger_steady_volume_and_a_passed_burst_cools
     cooled = sudden | {b: 1 for b in range(200, 224)}
     assert score_series(cooled, 212, 223, 24, 1.0)[0] < 0
     assert burst_score(5, 0, 1.0) == 5
+
+
+def test_a_past_burst_is_remembered_halved_every_half_life_since_it_ended():
+    assert decayed_peak({}, 20, 20, 10, 1.0, 5, 100) == -np.inf
+    # One-bucket windows: 16 posts over nothing ended 10 buckets (one half-life) ago.
+    assert abs(decayed_peak({10: 16}, 20, 20, 10, 1.0, 5, 100) - 8) < 1e-9
+    assert decayed_peak({10: 16}, 20, 20, 10, 1.0, 17, 100) == -np.inf  # under the volume floor
+    assert decayed_peak({10: 16}, 20, 20, 10, 1.0, 5, 9) == -np.inf  # older than the lookback
+    rng = np.random.default_rng(3)
+    series = {int(b): int(c) for b, c in zip(rng.integers(0, 90, 60), rng.integers(1, 9, 60), strict=True)}
+    first, last, half_life = 100, 111, 7.0
+    brute = max(
+        score * 0.5 ** ((last - end) / half_life)
+        for end in range(last - 40, last)
+        for score, volume in [score_series(series, end - 11, end, half_life, 1.0)]
+        if volume >= 5
+    )
+    assert abs(decayed_peak(series, first, last, half_life, 1.0, 5, 40) - brute) < 1e-9
+
+
+def test_a_big_burst_stays_listed_while_it_cools_and_a_weak_one_drops_out():
+    config = TrendsConfig(min_volume=5, min_score=3, baseline_half_life_s=3600)
+    tracker = StoryTracker(DIM, config)
+    trends = TrendTracker(tracker)
+    # Big: 60 posts in the first hour, then a steady 12 an hour. Weak: 6 in the first hour, then 6 an hour.
+    posts_over(tracker, "big", [5] * 12 + [1] * 36, angle(0), "plant explosion west")
+    posts_over(tracker, "weak", [1, 0] * 24, angle(0, 2, 3), "road closed detour")
+    posts_over(tracker, "new", [0] * 40 + [1] * 8, angle(0, 4, 5), "ferry strike harbour")
+    big, weak, new = story_id("big0-0"), story_id("weak0-0"), story_id("new40-0")
+
+    # Three hours after its peak, the big story is under the baseline its burst raised
+    # (score < 3) but 60 / 2**3 is still over the floor: listed, after the burst of now.
+    top = trends.top(3600)
+    assert [t.id for t in top] == [new, big]
+    assert top[1].trending and top[1].score < config.min_score <= top[0].score
+    assert not trends.story(weak).trending  # 6 / 2**3: forgotten, and steady since
+
+    posts_over(tracker, "big-later", [0] * 48 + [1] * 24, angle(0), "plant explosion west")
+    assert big not in [t.id for t in trends.top(3600)]  # five half-lives: 60 / 2**5 < 3
 
 
 def test_labels_prefer_words_distinctive_against_the_background():
@@ -87,9 +126,15 @@ def test_a_burst_trends_with_label_series_posts_and_then_cools_down():
     assert trends.top(1800, query="sunny") == []
     assert trends.terms(1800)[0].term in {"explosion", "marathon", "#boston"}
 
+    # Two hours on, a trickle is below the baseline the burst raised: the story cools but is
+    # still listed, its peak of 16 halved twice is over the floor of 3.
     posts_over(tracker, "boom-late", [0] * 45 + [1] * 24, angle(0), "explosion marathon #boston", T0)
-    assert trends.top(1800) == []  # two hours on, a trickle is below its own baseline
-    assert trends.story(trend.id).posts == 16 + 24
+    [cooling] = trends.top(1800)
+    assert cooling.id == trend.id and cooling.trending and cooling.score < config.min_score
+    posts_over(tracker, "boom-later", [0] * 69 + [1] * 12, angle(0), "explosion marathon #boston", T0)
+    assert trends.top(1800) == []  # three hours on: 16 / 2**3 is under the floor
+    assert not trends.story(trend.id, 1800).trending
+    assert trends.story(trend.id).posts == 16 + 24 + 12
 
 
 def test_story_lookup_resolves_merged_ids_and_unknown_ids_are_none():
