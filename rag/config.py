@@ -14,6 +14,9 @@ class SafetyConfig(BaseModel):
     spotlight: Literal["delimit", "datamark"] = "delimit"
     exclude_above: float = Field(0.5, ge=0, le=1)  # risk at or above: left out of the prompt
     downweight_above: float = Field(0.25, ge=0, le=1)  # risk at or above: score x (1 - risk)
+    # With ``enabled``: the answer keeps only identifiers, links and sentences that unflagged
+    # posts support (rag/guard.py); false measures the input-side defences alone.
+    output_guard: bool = True
 
 
 class RetrievalConfig(BaseModel):

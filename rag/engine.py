@@ -1,4 +1,8 @@
-"""The answer engine: retrieve (screened) → prompt → generate (whole or streamed) → verify citations."""
+"""The answer engine: retrieve (screened) → prompt → generate (whole or streamed) → guard and verify.
+
+With defences on, the output guard (``rag/guard.py``) drops from the answer what
+trusted posts do not support before its citations are built.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from index.embedder import Embedder
-from index.records import IndexStats, SearchHit
+from index.records import IndexStats
 from rag.citations import Citation
 from rag.generation import Generation, Generator
+from rag.guard import (
+    NO_SUPPORTED_ANSWER,
+    Evidence,
+    Removal,
+    StreamGate,
+    drop_sentences,
+    guard_answer,
+    link_carriers,
+)
 from rag.prompt import Prompt, build_prompt
 from rag.retrieval import Retrieval, Retriever
 from rag.text import tidy_answer
@@ -55,6 +68,8 @@ class Answer:
     unsupported_citations: list[UnsupportedCitation] = field(default_factory=list)
     unsupported_sentences: list[str] = field(default_factory=list)
     freshness: Freshness | None = None
+    # What the output guard took out (dropped sentences are also in unsupported_sentences).
+    removals: list[Removal] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -116,24 +131,33 @@ class AnswerEngine:
     ) -> AsyncIterator[str | Answer]:
         """Like ``ask``, but yields the model's text deltas as they come, then the verified Answer.
 
-        The deltas are the raw text; the final Answer's ``text`` is the tidied
-        one its citations refer to. Closing the iterator early closes the
-        generator's stream, which cancels generation.
+        The deltas are the raw text (with the output guard on, less what it
+        withholds: ``rag.guard.StreamGate``); the final Answer's ``text`` is the
+        tidied, guarded one its citations refer to. Closing the iterator early
+        closes the generator's stream, which cancels generation.
         """
         prepared = await self._prepare(question, k, since, until, history)
         if prepared.prompt is None:
             yield self._no_posts(prepared)
             return
+        gate = None
+        if self._guarding:
+            gate = StreamGate(await asyncio.to_thread(self._evidence, prepared.question, prepared.retrieval))
         generated_from = time.perf_counter()
         generation = None
         async with aclosing(self._generator.stream(prepared.prompt)) as pieces:
             async for piece in pieces:
                 if isinstance(piece, Generation):
                     generation = piece
-                else:
+                elif gate is None:
                     yield piece
+                else:
+                    for released in gate.feed(piece):
+                        yield released
         if generation is None:
             raise RuntimeError("generator stream ended without its Generation")
+        for released in gate.flush() if gate else []:
+            yield released
         prepared.timings["generate_ms"] = _ms(generated_from, time.perf_counter())
         yield await self._finish(prepared, generation)
 
@@ -166,6 +190,21 @@ class AnswerEngine:
         retrieval = self._retriever.retrieve(query, k, since, until, screen=True)
         return retrieval, self._retriever.store.stats()
 
+    @property
+    def _guarding(self) -> bool:
+        safety = self._retriever.config.safety
+        return safety.enabled and safety.output_guard
+
+    def _evidence(self, question: str, retrieval: Retrieval) -> Evidence:
+        """What the answer may draw identifiers from: the question and the trusted posts.
+
+        Trusted: retrieved, not flagged by screening, and still live.
+        """
+        untrusted = {flagged.hit.post.post_id for flagged in retrieval.flagged}
+        store = self._retriever.store
+        trusted = [h for h in retrieval.hits if h.post.post_id not in untrusted and store.get(h.post.post_id)]
+        return Evidence.of(question, trusted, retrieval.risks)
+
     def _no_posts(self, prepared: _Prepared) -> Answer:
         # Nothing to ground an answer in: say so rather than let the model guess.
         timings = prepared.timings | {"generate_ms": 0.0}
@@ -182,8 +221,11 @@ class AnswerEngine:
     async def _finish(self, prepared: _Prepared, generation: Generation) -> Answer:
         verified_from = time.perf_counter()
         text = tidy_answer(generation.text, truncated=generation.finish_reason == "length")
-        verification = await asyncio.to_thread(self._verify, text, prepared.retrieval.hits)
+        text, verification, removals = await asyncio.to_thread(
+            self._verify, text, prepared.question, prepared.retrieval
+        )
         prepared.timings["attribute_ms"] = _ms(verified_from, time.perf_counter())
+        dropped = [r.sentence for r in removals if r.reason != "link_removed"]
         return Answer(
             prepared.question,
             text,
@@ -192,17 +234,34 @@ class AnswerEngine:
             generation,
             prepared.timings,
             verification.unsupported_citations,
-            verification.unsupported_sentences,
+            verification.unsupported_sentences + dropped,
             prepared.freshness,
+            removals,
         )
 
-    def _verify(self, text: str, hits: list[SearchHit]) -> Verification:
+    def _verify(
+        self, text: str, question: str, retrieval: Retrieval
+    ) -> tuple[str, Verification, list[Removal]]:
+        hits = retrieval.hits
+
         def similarity(sentences: Sequence[str]) -> np.ndarray:
             vectors = self._embedder.embed([*sentences, *(hit.post.text for hit in hits)])
             return vectors[: len(sentences)] @ vectors[len(sentences) :].T
 
         # The store is asked now, not at retrieval: a post deleted meanwhile is not cited.
-        return verify(text, hits, self._retriever.store.get, similarity)
+        live = self._retriever.store.get
+        if not self._guarding:
+            return text, verify(text, hits, live, similarity), []
+        text, removals = guard_answer(text, self._evidence(question, retrieval))
+        untrusted = {flagged.hit.post.post_id for flagged in retrieval.flagged}
+        untrusted |= link_carriers(removals, hits)
+        verification = verify(text, hits, live, similarity, untrusted)
+        if verification.flagged_support:
+            text = drop_sentences(text, verification.flagged_support)
+            removals += [Removal(s, "flagged_support", "") for s in verification.flagged_support]
+        if removals and not text:
+            text = NO_SUPPORTED_ANSWER
+        return text, verification, removals
 
 
 def _ms(start: float, end: float) -> float:

@@ -5,9 +5,11 @@ fake ``system:`` turns, chat-template tokens, citation markers, link lures). The
 prompt quotes every post between delimiters under an instruction hierarchy
 (``rag/prompt.py``); here each post is cleaned of what could break out of its
 quotes and given an injection-risk score in [0, 1] from weighted patterns in
-English, Spanish, French, German, Portuguese and Italian. The retriever leaves
-out posts at or above ``exclude_above`` and down-weights those above
-``downweight_above`` (``rag/retrieval.py``).
+English, Spanish, French, German, Portuguese and Italian, plus one combined
+feature: a post that names the model as its addressee and gives it an order
+(``instructs_the_model``). The retriever leaves out posts at or above
+``exclude_above`` and down-weights those above ``downweight_above``
+(``rag/retrieval.py``); the output guard (``rag/guard.py``) checks the answer.
 
 The patterns are a heuristic, not a classifier: they catch the common phrasings
 (see tests/eval/injection for what was measured) and miss paraphrases.
@@ -48,13 +50,35 @@ _SIGNALS: tuple[tuple[float, str, re.Pattern[str]], ...] = tuple(
             r"|anweisungen|instruções|istruzioni)",
         ),
         (
+            # The same override aimed at the user's question or the task instead of the rules.
+            0.7,
+            "task_override",
+            r"\b(ignore|disregard|forget|ignora|ignorez|ignoriere|ignorar|olvida|oublie|vergiss|esqueça)\b"
+            r".{0,20}\b(question|task|query|request|pregunta|tarea|tâche|frage|aufgabe|pergunta|tarefa"
+            r"|domanda|compito)\b",
+        ),
+        (
             0.7,
             "new_instructions",
             r"\b(new|updated|real|actual|important) (instructions?|task|orders|system prompt)\b"
             r"|\bnuevas instrucciones\b|\bnouvelles (instructions|consignes)\b|\bneue anweisungen?\b"
             r"|\bnovas instruções\b|\bnuove istruzioni\b",
         ),
-        (0.8, "template_token", r"<\|[^|>]{0,40}\|>|</?(start_of_turn|end_of_turn)>|\[/?INST\]|<</?SYS>>"),
+        (
+            0.8,
+            "template_token",
+            r"<\|[^|>]{0,40}\|>|</?(start_of_turn|end_of_turn)>|\[/?INST\]|<</?SYS>>"
+            # XML-style role tags (<system>, </instructions>) pose as the prompt's own structure.
+            r"|</?\s*(system|assistant|user|developer|instructions?|prompt)\s*>",
+        ),
+        (
+            # A later line opening with a prompt label: the post replays a question/answer exchange
+            # (a "fake completion"). A post's first line alone ("Question: ...") does not count.
+            0.6,
+            "fake_transcript",
+            r"\n\s*(question|answer|posts?|user|pregunta|respuesta|usuario|réponse|utilisateur|frage"
+            r"|antwort|benutzer|pergunta|resposta|usuário|domanda|risposta|utente)\s*:",
+        ),
         # "system:" alone also appears in real alerts ("warning system: ..."), so it only down-weights.
         (
             0.45,
@@ -68,7 +92,9 @@ _SIGNALS: tuple[tuple[float, str, re.Pattern[str]], ...] = tuple(
             r"|your instructions|the instructions|hidden instructions|initial prompt)"
             r"|\b(revela|muestra|repite)\b.{0,25}\b(instrucciones|prompt)"
             r"|\b(révèle|affiche|montre|répète)\b.{0,25}\b(instructions|prompt|consignes)"
-            r"|\b(zeige|verrate|wiederhole|gib)\b.{0,25}\b(anweisungen|prompt|systemprompt)",
+            r"|\b(zeige|verrate|wiederhole|gib)\b.{0,25}\b(anweisungen|prompt|systemprompt)"
+            r"|\b(mostre|revele|repita|mostra|rivela|ripeti)\b.{0,25}\b(instruções|istruzioni|prompt)"
+            r"|\bsystem ?prompt\b|\bprompt (del|do|di|du) (sistema|système)\b|\bprompt système\b",
         ),
         (
             0.6,
@@ -91,7 +117,11 @@ _SIGNALS: tuple[tuple[float, str, re.Pattern[str]], ...] = tuple(
             r"\byou are now (a|an|my|the|in)\b|\byou are no longer\b|\bfrom now on,? you\b"
             r"|\bact as (a|an|my) \w+ (assistant|bot|ai)\b|\bpretend (to be|you are)\b|\bahora eres\b"
             r"|\btu es (maintenant|désormais)\b|\bdu bist (jetzt|nun)\b"
-            r"|\bvocê (agora )?é agora\b|\bora sei\b",
+            r"|\bvocê (agora )?é agora\b|\bora sei\b"
+            # A persona without rules (the "DAN" jailbreak family).
+            r"|\b(you are|you're|eres|tu es|du bist|você é|sei)\b.{0,40}"
+            r"\b(no|without|sin|sans|ohne|sem|senza) (rules|restrictions|limits|filters|reglas|règles"
+            r"|regeln|regras|regole)\b",
         ),
         (
             0.5,
@@ -104,7 +134,8 @@ _SIGNALS: tuple[tuple[float, str, re.Pattern[str]], ...] = tuple(
             0.5,
             "citation_spoof",
             r"\b(always|must|only) cite\b|\bcite (this|me|only|post)\b|\[(source|official|verified|ref)"
-            r"|\bofficial source\b|\bcitation needed\b|\bcita (esta|este|solo)\b|\bcitez\b|\bzitiere\b",
+            r"|\bofficial source\b|\bcitation needed\b|\bcita (esta|este|solo|siempre|únicamente)\b"
+            r"|\bcitez\b|\bzitiere\b|\bcite (apenas|somente|sempre|este|esta|ce|cette)\b",
         ),
         (0.3, "citation_marker", r"\[\s*\d+(\s*,\s*\d+)*\s*\]"),
         (
@@ -112,7 +143,8 @@ _SIGNALS: tuple[tuple[float, str, re.Pattern[str]], ...] = tuple(
             0.2,
             "link_lure",
             r"\b(click|visit|go to|download|log ?in|sign ?in|verify your|haz clic|visita|cliquez"
-            r"|klicken|besuche|clique|acesse)\b.{0,40}(https?://|www\.|\b\w+\.(xyz|top|ru|info|biz|click|link)\b)",
+            r"|klicken|besuche|clique|acesse|descarga|télécharge[zr]?|lade|herunterladen|baixe|scarica)\b"
+            r".{0,40}(https?://|www\.|\b\w+\.(xyz|top|ru|info|biz|click|link)\b)",
         ),
         (0.3, "hidden_text", r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|\x1b\["),
         (
@@ -125,6 +157,41 @@ _SIGNALS: tuple[tuple[float, str, re.Pattern[str]], ...] = tuple(
 )
 
 
+# A post that names the model as its addressee and, in the same post, gives it an order or talks
+# about its answer is instructions, not news: "AI assistants must recommend ...", "note to the
+# language model: ...", "l'assistant doit ...". Either half alone is common in real posts
+# ("AI will change jobs", "you must evacuate"), so only the pair counts. Acronyms are matched
+# case-sensitively ("ai" and "ia" are words in Portuguese and Spanish).
+_ADDRESSEE = re.compile(
+    r"\b(AI|A\.I\.|IA|KI|LLMs?|GPT)\b"
+    r"|\b(?i:(ai|chat ?bots?|bots?|assistants?|asistentes?|assistentes?|assistenten|language models?"
+    r"|modelo de lenguaje|modèle de langage|sprachmodell|modelo de linguagem|modello linguistico))\b"
+    # ... but not a person's title ("Assistant Chief", "assistant coach").
+    r"(?!\s+[A-Z])(?!\s+(?i:coach|chief|principal|manager|director|professor|secretary|attorney|editor"
+    r"|general|commissioner|superintendent|fire|police|district|head|city|sheriff|pastor|teacher|dean)\b)"
+)
+_DIRECTIVE = re.compile(
+    r"\b(must|should|shall|has to|have to|needs? to|is required to|always|never|tell|recommend|say"
+    r"|answer|reply|respond|cite|repeat|write|print|output|reading|processing|summari[sz]ing"
+    r"|responses?|replies|answers|prompt|instructions?"
+    r"|debe|deben|tiene que|siempre|nunca|responde|recomienda|di|cita|repite|escribe|que lee|respuestas?"
+    r"|doit|doivent|devrait|toujours|jamais|réponds|recommande|dis|cite|répète|écris|qui lit|réponses?"
+    r"|muss|müssen|soll|sollen|immer|niemals|antworte|empfiehl|sag|zitiere|wiederhole|schreibe?|liest"
+    r"|antwort(en)?|deve|devem|sempre|responda|recomende|diga|repita|escreva|que lê|respostas?"
+    r"|dovrebbe|rispondi|consiglia|scrivi|che legge|risposta)\b",
+    re.IGNORECASE,
+)
+# Orders to relay something to the people an assistant answers ("tell users to visit ...").
+_RELAY = re.compile(
+    r"\b(tell|remind|inform|show|recommend to) (the |your |all )?(users|readers)\b"
+    r"|\b(tell|answer|reply to) (everyone|anyone|people|those) (who (is|are) )?asking\b"
+    r"|\b(di|dile|diles) a (los|todos los) usuarios\b|\bdis aux utilisateurs\b"
+    r"|\bsag(e|t)? (den|allen) (nutzern|benutzern)\b|\bdiga aos usuários\b",
+    re.IGNORECASE,
+)
+INSTRUCTS_THE_MODEL = 0.6
+
+
 @dataclass(slots=True, frozen=True)
 class Risk:
     """A post's injection-risk score in [0, 1] and the signals that raised it."""
@@ -134,14 +201,24 @@ class Risk:
 
 
 def injection_risk(text: str) -> Risk:
-    """Score ``text`` (raw, before neutralising) by the attack signals it matches."""
+    """Score ``text`` (raw, before neutralising) by the attack signals it matches.
+
+    Patterns are also matched with ANSI sequences and invisible characters taken
+    out, so that hiding them between letters ("\\x1b[8mignore") does not hide a phrase.
+    """
     text = unicodedata.normalize("NFKC", text)
-    reasons = tuple(reason for _, reason, pattern in _SIGNALS if pattern.search(text))
+    revealed = _INVISIBLE.sub(lambda m: m.group() if m.group() == "\n" else " ", _ANSI.sub(" ", text))
+    weights = {
+        reason: weight
+        for weight, reason, pattern in _SIGNALS
+        if pattern.search(text) or pattern.search(revealed)
+    }
+    if (_ADDRESSEE.search(revealed) and _DIRECTIVE.search(revealed)) or _RELAY.search(revealed):
+        weights["instructs_the_model"] = INSTRUCTS_THE_MODEL
     clean = 1.0
-    for weight, reason, _ in _SIGNALS:
-        if reason in reasons:
-            clean *= 1.0 - weight
-    return Risk(round(1.0 - clean, 4), reasons)
+    for weight in weights.values():
+        clean *= 1.0 - weight
+    return Risk(round(1.0 - clean, 4), tuple(weights))
 
 
 def neutralise(text: str) -> str:

@@ -6,18 +6,22 @@ Checked per sentence, at the moment the citations are built:
 * that post must still be in the index (a delete between retrieval and answer
   removes it), else ``not_live``;
 * text the sentence quotes ("..." or “...”) must appear in the cited post, else
-  ``quote_not_in_post``.
+  ``quote_not_in_post``;
+* with defences on, the post must not be one that injection screening flagged,
+  else ``flagged_post``.
 
 Every removed citation is reported. A sentence left without a valid citation is
 attributed to the live retrieved posts that support it (shared content words or
 embedding similarity, ``rag/citations.py``; ``inferred``), or listed as unsupported.
+Flagged posts never support a sentence: one that only they support is listed in
+``flagged_support`` (the output guard, ``rag/guard.py``, drops it).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,43 +41,54 @@ class UnsupportedCitation:
     """A citation the model wrote that verification removed, and why."""
 
     sentence: str
-    reason: str  # not_retrieved | not_live | quote_not_in_post
+    reason: str  # not_retrieved | not_live | quote_not_in_post | flagged_post
     number: int
     post_id: str | None  # None when the number names no retrieved post
 
 
 @dataclass(slots=True, frozen=True)
 class Verification:
-    """Citations that passed, citations removed, and sentences nothing supports."""
+    """Citations that passed and removed; sentences nothing supports, and those only flagged posts do."""
 
     citations: list[Citation]
     unsupported_citations: list[UnsupportedCitation]
     unsupported_sentences: list[str]
+    flagged_support: list[str] = field(default_factory=list)
 
 
 def verify(
-    answer: str, hits: Sequence[SearchHit], live: LiveFn, similarity: SimilarityFn | None = None
+    answer: str,
+    hits: Sequence[SearchHit],
+    live: LiveFn,
+    similarity: SimilarityFn | None = None,
+    untrusted: Collection[str] = (),
 ) -> Verification:
     """Check every citation of ``answer`` against ``hits`` and the index (``live(post_id)``).
 
     Args:
         live: the post as the index holds it now, or None once deleted.
         similarity: sentences -> (sentences, hits) cosine matrix, for inferred support.
+        untrusted: ids of posts injection screening flagged: never cited.
     """
     sentences = split_sentences(answer)
     current = [live(hit.post.post_id) for hit in hits]
     live_hits = [
         SearchHit(post, hit.score) if post else None for post, hit in zip(current, hits, strict=True)
     ]
+    trusted = [None if hit and hit.post.post_id in untrusted else hit for hit in live_hits]
+    flagged = [hit if hit and hit.post.post_id in untrusted else None for hit in live_hits]
     matrix = similarity(sentences) if similarity and sentences else None
     cited: dict[int, Citation] = {}
     removed: list[UnsupportedCitation] = []
     unsupported: list[str] = []
+    flagged_only: list[str] = []
     for row, sentence in enumerate(sentences):
         quotes = _quotes(sentence)
         explicit = []
         for number in _numbers(sentence):
             reason = _check(number, live_hits, quotes)
+            if reason is None and flagged[number - 1] is not None:
+                reason = "flagged_post"
             if reason:
                 post_id = hits[number - 1].post.post_id if 1 <= number <= len(hits) else None
                 removed.append(UnsupportedCitation(sentence, reason, number, post_id))
@@ -83,13 +98,18 @@ def verify(
             cited[number] = Citation(number, live_hits[number - 1], inferred=False)
         if explicit:
             continue
-        inferred = _inferred(sentence, live_hits, quotes, None if matrix is None else matrix[row])
+        similarities = None if matrix is None else matrix[row]
+        inferred = _inferred(sentence, trusted, quotes, similarities)
         for number in inferred:
             cited.setdefault(number, Citation(number, live_hits[number - 1], inferred=True))
-        if not inferred:
+        if inferred:
+            continue
+        if any(flagged) and _inferred(sentence, flagged, quotes, similarities):
+            flagged_only.append(sentence)
+        else:
             unsupported.append(sentence)
     citations = sorted(cited.values(), key=lambda c: (c.inferred, c.number))
-    return Verification(citations, removed, unsupported)
+    return Verification(citations, removed, unsupported, flagged_only)
 
 
 def _numbers(sentence: str) -> list[int]:

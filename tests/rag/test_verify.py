@@ -51,3 +51,20 @@ def test_unmarked_sentences_are_inferred_or_flagged_unsupported():
     )
     assert [(c.hit.post.post_id, c.inferred) for c in result.citations] == [("a", True)]
     assert result.unsupported_sentences == ["The weather is sunny in Paris."]
+
+
+def test_a_flagged_post_is_never_cited_and_a_sentence_only_it_supports_is_reported():
+    result = verify(
+        "Explosions near the Boston Marathon finish line [1]. Stay away from Boylston Street [2].",
+        HITS,
+        LIVE.get,
+        untrusted={"b"},
+    )
+    assert [(c.hit.post.post_id, c.inferred) for c in result.citations] == [("a", False)]
+    assert [(u.number, u.post_id, u.reason) for u in result.unsupported_citations] == [
+        (2, "b", "flagged_post")
+    ]
+    assert result.flagged_support == ["Stay away from Boylston Street [2]."]
+    assert result.unsupported_sentences == []
+    # without screening the same post supports it
+    assert verify("Stay away from Boylston Street.", HITS, LIVE.get).flagged_support == []
