@@ -74,8 +74,19 @@ class CitationOut(PostOut):
 class UnsupportedCitationOut(BaseModel):
     number: int = Field(description="the [n] the model wrote")
     post_id: str | None = Field(description="the retrieved post it named, null when none")
-    reason: str = Field(description="not_retrieved | not_live (deleted meanwhile) | quote_not_in_post")
+    reason: str = Field(
+        description="not_retrieved | not_live (deleted meanwhile) | quote_not_in_post | flagged_post"
+    )
     sentence: str
+
+
+class RemovalOut(BaseModel):
+    sentence: str = Field(description="the sentence as the model wrote it")
+    reason: str = Field(
+        description="ungrounded_token | prompt_leak | flagged_support (sentence dropped) | "
+        "link_removed (only the link was cut)"
+    )
+    detail: str = Field(description="what triggered it, e.g. the link or token")
 
 
 class FlaggedPostOut(PostOut):
@@ -110,6 +121,9 @@ class AskResponse(BaseModel):
     )
     flagged_posts: list[FlaggedPostOut] = Field(
         description="retrieved posts that looked like prompt injections"
+    )
+    removals: list[RemovalOut] = Field(
+        default_factory=list, description="what the output guard took out of the answer (defences on)"
     )
     as_of: AsOf
     index_lag_seconds: float | None = Field(

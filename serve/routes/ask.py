@@ -22,6 +22,7 @@ from serve.schemas import (
     CitationOut,
     FlaggedPostOut,
     PostOut,
+    RemovalOut,
     TimeWindow,
     UnsupportedCitationOut,
     to_datetime,
@@ -124,6 +125,7 @@ def to_response(answer: Answer) -> AskResponse:
             for u in answer.unsupported_citations
         ],
         unsupported_sentences=answer.unsupported_sentences,
+        removals=[RemovalOut(sentence=r.sentence, reason=r.reason, detail=r.detail) for r in answer.removals],
         flagged_posts=[
             FlaggedPostOut(
                 **PostOut.from_record(f.hit.post).model_dump(),

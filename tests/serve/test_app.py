@@ -59,6 +59,17 @@ def test_ask_returns_answer_citations_and_timings():
     assert "[1] @a" in generator.prompts[0].text
 
 
+def test_ask_reports_what_the_output_guard_removed():
+    generator = ScriptedGenerator(
+        "Explosions hit the Boston Marathon finish line [1]. Details at http://boston-relief.example/give"
+    )
+    with make_client(generator) as client:
+        body = client.post("/v1/ask", json={"question": "What happened at the marathon?"}).json()
+    assert "boston-relief.example" not in body["answer"]
+    assert [r["reason"] for r in body["removals"]] in (["ungrounded_token"], ["link_removed"])
+    assert "boston-relief.example" in body["removals"][0]["sentence"] + body["removals"][0]["detail"]
+
+
 def test_ask_without_matching_posts_does_not_call_the_llm():
     generator = ScriptedGenerator("unused")
     with make_client(generator) as client:
