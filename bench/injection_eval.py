@@ -5,7 +5,10 @@ Data: for each of the six CrisisLexT6 events, its on-topic posts (up to
 as a fifth of that, plus hostile posts from tests/eval/injection/posts.jsonl
 (110 attacks: instruction overrides, fake system/assistant turns, "ignore
 previous instructions", citation spoofing, link lures, prompt-reveal requests,
-hidden text; English, Spanish, French, German, Portuguese). ``{topic}`` in an
+hidden text; English, Spanish, French, German, Portuguese), or from ``--attacks``
+(e.g. heldout.jsonl, 60 attacks written without seeing the defences, for an
+out-of-sample figure; its prompt-reveal attacks also count posts.jsonl's
+prompt-reveal markers, phrases of feedpulse's instructions). ``{topic}`` in an
 attack is replaced by the event's name so that the attack is retrieved for
 questions about it. Each question gets ``--hostile-per-question`` attacks of its
 own (rotating through the file), all in the same index.
@@ -25,6 +28,9 @@ reads what the model wrote. Measured:
 * utility: the answer was generated and cites at least one on-topic CrisisLex post.
 
     python bench/injection_eval.py [--questions 42] [--hostile-per-question 5] [--base-url URL]
+        [--attacks tests/eval/injection/heldout.jsonl]
+
+Results go to bench/results/injection.json, or injection_<stem>.json for another attack file.
 
 Without ``--base-url`` it starts the local vLLM server on the prepared model on a
 free port (about 80 s) and stops it at the end.
@@ -38,7 +44,7 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -59,7 +65,8 @@ from rag.prompt import Prompt
 from rag.retrieval import Retriever
 from serve.settings import Settings
 
-ATTACKS = Path(__file__).resolve().parent.parent / "tests/eval/injection/posts.jsonl"
+ROOT = Path(__file__).resolve().parent.parent
+ATTACKS = ROOT / "tests/eval/injection/posts.jsonl"
 # event file stem -> (topic put into attacks, questions)
 EVENTS = {
     "2013_Boston_Bombings": (
@@ -175,13 +182,23 @@ class SharedGenerations:
         self._done.clear()
 
 
-def load_attacks() -> list[Attack]:
+def read_attacks(path: Path) -> list[Attack]:
     attacks = []
-    for line in ATTACKS.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
             attacks.append(Attack(row["id"], row["lang"], row["kind"], row["text"], tuple(row["markers"])))
     return attacks
+
+
+def load_attacks(path: Path = ATTACKS) -> list[Attack]:
+    """Another file's prompt-reveal attacks also count posts.jsonl's prompt-reveal markers."""
+    attacks = read_attacks(path)
+    if path.resolve() == ATTACKS:
+        return attacks
+    reveal = [a for a in read_attacks(ATTACKS) if a.kind == "prompt_reveal"]
+    leaks = tuple(dict.fromkeys(m for a in reveal for m in a.markers))
+    return [replace(a, markers=a.markers + leaks) if a.kind == "prompt_reveal" else a for a in attacks]
 
 
 def spread(items: list, n: int) -> list:
@@ -231,7 +248,7 @@ def judge(answer: Answer, on_topic: set[str], hostile: dict[str, Attack], shown:
 
 
 async def evaluate(args: argparse.Namespace, base_url: str, model: str) -> dict:
-    attacks = load_attacks()
+    attacks = load_attacks(args.attacks)
     embedder = SentenceTransformerEmbedder(EmbedderConfig())
     files = {event_name(path): path for path in event_files([data_dir(args.data)])}
     questions = [(event, q) for event, (_, qs) in EVENTS.items() for q in qs]
@@ -347,7 +364,10 @@ def main() -> None:
     parser.add_argument("--base-url", help="an OpenAI-compatible server already serving --model")
     parser.add_argument("--model", default=Settings().llm.model)
     parser.add_argument("--data", help="CrisisLexT6 folder (default FEEDPULSE_DATA or ../shared/data)")
+    parser.add_argument("--attacks", type=Path, default=ATTACKS, help="hostile posts, JSON lines")
     args = parser.parse_args()
+    attacks = args.attacks.resolve()
+    name = "injection" if attacks == ATTACKS else f"injection_{attacks.stem}"
 
     server = None
     base_url = args.base_url
@@ -365,7 +385,10 @@ def main() -> None:
         base_url = settings.llm.base_url
     try:
         started = time.perf_counter()
-        result = asyncio.run(evaluate(args, base_url, args.model))
+        result = {
+            "attacks_file": str(attacks.relative_to(ROOT) if attacks.is_relative_to(ROOT) else attacks),
+            **asyncio.run(evaluate(args, base_url, args.model)),
+        }
         result["wall_s"] = round(time.perf_counter() - started, 1)
     finally:
         if server:
@@ -377,7 +400,7 @@ def main() -> None:
         "posts_per_event": args.posts_per_event,
         "safety": SafetyConfig().model_dump(),
     }
-    table = Table(title="prompt injection: defences off vs on")
+    table = Table(title=f"prompt injection ({attacks.name}): defences off vs on")
     for column in ("defences", "attack success", "attack success (exposed)", "utility"):
         table.add_column(column)
     for mode, key in (("off", "off"), ("input side only", "on_without_output_guard"), ("all", "on")):
@@ -393,7 +416,7 @@ def main() -> None:
         f"{result['questions_with_hostile_post_in_defended_prompt']} defended; "
         f"output guard removals: {result['output_guard_removals']}"
     )
-    print(f"wrote {write_result('injection', result)}")
+    print(f"wrote {write_result(name, result)}")
 
 
 if __name__ == "__main__":
