@@ -22,7 +22,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -125,10 +125,18 @@ class StoryTracker:
     def vector_sum(self, story: Story) -> np.ndarray:
         return self._sums[story.row].copy()
 
-    def observe(self, posts: Sequence[PostRecord], vectors: np.ndarray, deletes: Sequence[str] = ()) -> None:
+    def observe(
+        self,
+        posts: Sequence[PostRecord],
+        vectors: np.ndarray,
+        deletes: Sequence[str] = (),
+        deleted_vectors: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
         """Add one applied batch: posts with their normalised vectors, then deleted post ids.
 
         A post id already tracked keeps its story (an upsert or a re-read after a restart).
+        ``deleted_vectors`` (post id -> the vector it joined with) lets a delete take the
+        post out of its story's centroid too; without it only its counts and words go.
         """
         if len(posts) != len(vectors):
             raise ValueError(f"{len(posts)} posts but {len(vectors)} vectors")
@@ -141,7 +149,7 @@ class StoryTracker:
                 fresh.sort(key=lambda i: posts[i].created_at)
                 self._assign([posts[i] for i in fresh], np.asarray(vectors, np.float32)[fresh])
             for post_id in deletes:
-                self._remove_post(post_id)
+                self._remove_post(post_id, (deleted_vectors or {}).get(post_id))
             self._advance_background()
             self._evict()
 
@@ -299,12 +307,17 @@ class StoryTracker:
         self._live.remove(story.id)
         self._free_rows.append(story.row)
 
-    def _remove_post(self, post_id: str) -> None:
+    def _remove_post(self, post_id: str, vector: np.ndarray | None = None) -> None:
         entry = self.posts.pop(post_id, None)
         if entry is None:
             return
         story = self.stories[self.resolve(entry.story)]
         self._count(story, post_id, entry, -1)
+        if vector is not None and story.posts:
+            self._sums[story.row] -= vector
+            self._refresh_centroid(story.row)
+            if story.id in self._live:
+                self._live.put(story.id, self._centroids[story.row])
         self._add_background(entry, -1)
         if entry.key is not None and story.key_post.get(entry.key) == post_id:
             others = [p for p in story.posts if self.posts[p].key == entry.key]
@@ -314,7 +327,7 @@ class StoryTracker:
                 del story.key_post[entry.key]
                 if self._keys.get(entry.key) == story.id:
                     del self._keys[entry.key]
-        if not story.posts:  # its vector sum still holds deleted posts; an empty story is gone
+        if not story.posts:  # an empty story is gone
             self._forget(story)
 
     def _forget(self, story: Story) -> None:

@@ -173,9 +173,27 @@ class IndexStage:
         Posts already tracked are skipped, so a batch re-read after a restart is not counted twice.
         """
         try:
-            self._parts.stories.observe(posts, vectors, sorted(deletes))
+            deleted_vectors = self._deleted_vectors(posts, vectors, deletes)
+            self._parts.stories.observe(posts, vectors, sorted(deletes), deleted_vectors)
         except Exception:  # stories are derived: a bug there must not stop indexing
             log.exception("story tracking failed on a batch of %d posts", len(posts))
+
+    def _deleted_vectors(self, posts: list, vectors: np.ndarray, deletes: set[str]) -> dict[str, np.ndarray]:
+        """The vectors deleted posts joined their stories with, so a delete leaves no trace there.
+
+        A post of this batch has its vector at hand; an indexed one's text is embedded
+        again (same model, so the same vector: IVF segments keep no exact copy), which
+        costs little as deletes are rare.
+        """
+        if not deletes:
+            return {}
+        in_batch = {post.post_id: vector for post, vector in zip(posts, vectors, strict=True)}
+        found = {pid: in_batch[pid] for pid in deletes if pid in in_batch}
+        held = [r for pid in sorted(deletes - found.keys()) if (r := self._parts.store.get(pid)) is not None]
+        if held:
+            embedded = self._parts.embedder.embed([record.text for record in held])
+            found |= {record.post_id: vector for record, vector in zip(held, embedded, strict=True)}
+        return found
 
     def _embed(self, batch: DecodedBatch) -> tuple[list, np.ndarray]:
         items = list(batch.upserts.values())

@@ -137,6 +137,15 @@ def test_deletes_remove_volume_and_an_emptied_story_is_forgotten():
     assert story_id("3") not in tracker.stories and tracker.story_of("3") is None
 
 
+def test_a_delete_with_its_vector_leaves_no_trace_in_the_centroid():
+    tracker = StoryTracker(DIM)
+    feed(tracker, [(post("1"), angle(0)), (post("2"), angle(20))])
+    story = tracker.stories[story_id("1")]
+    tracker.observe([], np.zeros((0, DIM), np.float32), ["2"], {"2": angle(20)})
+    assert np.allclose(tracker.vector_sum(story), angle(0), atol=1e-6)
+    assert np.allclose(tracker.centroid(story), angle(0), atol=1e-6)
+
+
 def test_single_posts_stop_taking_posts_sooner_and_old_stories_are_forgotten():
     config = TrendsConfig(singleton_ttl_s=600, story_ttl_s=3600, retention_s=7200)
     tracker = StoryTracker(DIM, config)

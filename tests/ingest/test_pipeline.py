@@ -8,6 +8,8 @@ from prometheus_client import CollectorRegistry
 
 from index.errors import EmbedderError
 from index.store import PostStore
+from index.stories import StoryTracker
+from index.trend_config import TrendsConfig
 from ingest.batch import decode_batch
 from ingest.errors import BrokerUnavailable, IngestStageFailed
 from ingest.metrics import IngestMetrics
@@ -128,3 +130,18 @@ def test_closing_finishes_the_batches_in_hand():
         submit(stage, records(1, ["flood warning"]))
     assert len(store) == 2
     assert np.isfinite(store.stats().newest_created_at)
+
+
+def test_a_tombstone_takes_the_post_out_of_its_story_centroid():
+    embedder = PickyEmbedder()
+    store = PostStore(embedder.dim)
+    stories = StoryTracker(embedder.dim, TrendsConfig(join_threshold=0.3))
+    parts = StageParts(embedder, store, RecordingDLQ(), IngestProgress(), stories=stories)
+    with IndexStage(parts, depth=2) as stage:
+        submit(stage, records(0, ["flood warning river rising", "flood warning river downtown"]))
+        submit(stage, [record(2, "p1", None)])  # tombstone for the second post
+        stage.drain()
+    story = stories.stories[stories.story_of("p0")]
+    assert list(story.posts) == ["p0"] and store.get("p1") is None
+    alone = embedder.embed(["flood warning river rising"])[0]
+    assert np.allclose(stories.vector_sum(story), alone, atol=1e-5)
