@@ -33,6 +33,7 @@ from ingest.stall import StallWatch, index_behind
 log = logging.getLogger(__name__)
 RETRY_BACKOFF_S = 2.0
 TOPIC_WAIT_S = 10.0
+LAG_CHECK_TIMEOUT_MS = 2_000
 __all__ = ["IngestProgress", "IngestService", "IngestWorker", "ResumeFromIndex"]
 
 
@@ -207,9 +208,16 @@ class IngestWorker:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not partitions:
             return
-        ends = consumer.end_offsets(partitions)
-        assigned = consumer.assignment()
-        lag = {tp.partition: max(0, ends[tp] - consumer.position(tp)) for tp in sorted(assigned)}
+        try:
+            ends = consumer.end_offsets(partitions, timeout_ms=LAG_CHECK_TIMEOUT_MS)
+            assigned = consumer.assignment()
+            positions = {tp: consumer.position(tp, timeout_ms=LAG_CHECK_TIMEOUT_MS) for tp in assigned}
+        except KafkaError as exc:
+            # The broker is away: kafka-python reconnects this consumer by itself, and keeping
+            # it keeps its group membership, where a fresh one waits a session timeout to join.
+            log.info("consumer lag unknown: %s", exc)
+            return
+        lag = {tp.partition: max(0, ends[tp] - at) for tp, at in positions.items() if at is not None}
         unassigned_ends = {tp.partition: ends[tp] for tp in partitions if tp not in assigned}
         applied = self._store.stats().applied_offsets
         self._behind = any(lag.values()) or index_behind(unassigned_ends, applied)

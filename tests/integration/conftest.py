@@ -39,6 +39,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# How long a handful of posts may take to become searchable before a test gives up. A liveness
+# bound, not a speed check (bench/ measures freshness): CI runs vLLM beside the test on 2 cores.
+INGEST_WAIT_S = 60.0
+
+
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.2) -> float:
     """Poll until ``check`` is true; returns seconds waited, fails the test on timeout."""
     started = time.monotonic()

@@ -3,7 +3,7 @@
 import pytest
 from openai import OpenAI
 
-from tests.integration.conftest import send_post, wait_for
+from tests.integration.conftest import INGEST_WAIT_S, send_post, wait_for
 from tests.integration.posts import cluster_and_noise
 from tests.serve.sse_helpers import parse_events
 
@@ -18,7 +18,9 @@ def loaded(app_client, settings, producer, crisislex_dir):
     for post in noise + cluster:
         send_post(producer, settings.kafka.topic, post)
     sent = len(noise) + len(cluster)
-    wait_for(lambda: app_client.get("/v1/stats").json()["posts_indexed"] == sent, 20, "posts indexed")
+    wait_for(
+        lambda: app_client.get("/v1/stats").json()["posts_indexed"] == sent, INGEST_WAIT_S, "posts indexed"
+    )
     return app_client, {post["id"] for post in cluster}, sent
 
 

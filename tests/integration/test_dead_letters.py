@@ -3,7 +3,7 @@
 import pytest
 from kafka import KafkaConsumer
 
-from tests.integration.conftest import send_post, wait_for
+from tests.integration.conftest import INGEST_WAIT_S, send_post, wait_for
 from tests.integration.posts import cluster_and_noise
 
 pytestmark = pytest.mark.slow
@@ -35,7 +35,9 @@ def test_poison_messages_go_to_dlq_and_ingest_carries_on(app_client, settings, p
     for post in good:
         send_post(producer, topic, post)
 
-    wait_for(lambda: app_client.get("/v1/stats").json()["posts_indexed"] == 5, 10, "the 5 good posts")
+    wait_for(
+        lambda: app_client.get("/v1/stats").json()["posts_indexed"] == 5, INGEST_WAIT_S, "the 5 good posts"
+    )
     letters = read_dlq(settings, 3)
     assert len(letters) == 3
     reasons = {}

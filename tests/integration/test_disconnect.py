@@ -16,7 +16,7 @@ from openai import OpenAI
 from prometheus_client.parser import text_string_to_metric_families
 
 from serve.daemons.vllm import VLLMServer
-from tests.integration.conftest import running_api, send_post, wait_for
+from tests.integration.conftest import INGEST_WAIT_S, running_api, send_post, wait_for
 from tests.integration.posts import cluster_and_noise
 
 pytestmark = pytest.mark.slow
@@ -90,7 +90,11 @@ def test_client_disconnect_aborts_generation_in_vllm(route, settings, producer, 
     with running_api(long_answers) as client:
         for post in cluster:
             send_post(producer, settings.kafka.topic, post)
-        wait_for(lambda: client.get("/v1/stats").json()["posts_indexed"] == len(cluster), 20, "posts indexed")
+        wait_for(
+            lambda: client.get("/v1/stats").json()["posts_indexed"] == len(cluster),
+            INGEST_WAIT_S,
+            "posts indexed",
+        )
         assert idle(llm_server)
         before = vllm_metrics(llm_server)
         asked = time.monotonic()

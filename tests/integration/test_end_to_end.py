@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import send_post, wait_for
+from tests.integration.conftest import INGEST_WAIT_S, send_post, wait_for
 from tests.integration.posts import cluster_and_noise
 
 pytestmark = pytest.mark.slow
@@ -23,7 +23,11 @@ def test_posts_are_searchable_within_seconds_and_answers_cite_them(
         send_post(producer, settings.kafka.topic, post)
     sent_at = time.monotonic()
 
-    wait_for(lambda: all(indexed(app_client, p["id"]) for p in noise + cluster), 10, "all posts searchable")
+    wait_for(
+        lambda: all(indexed(app_client, p["id"]) for p in noise + cluster),
+        INGEST_WAIT_S,
+        "all posts searchable",
+    )
     elapsed = time.monotonic() - sent_at
     print(f"all {len(noise) + len(cluster)} posts searchable {elapsed:.2f} s after the last ack")
 
@@ -47,7 +51,9 @@ def test_stats_report_offsets_and_lag(app_client, settings, producer, crisislex_
     _, noise = cluster_and_noise(crisislex_dir, cluster_size=0, noise_size=30)
     for post in noise:
         send_post(producer, settings.kafka.topic, post)
-    wait_for(lambda: app_client.get("/v1/stats").json()["posts_indexed"] == 30, 10, "30 posts indexed")
+    wait_for(
+        lambda: app_client.get("/v1/stats").json()["posts_indexed"] == 30, INGEST_WAIT_S, "30 posts indexed"
+    )
     wait_for(
         lambda: (
             sum(app_client.get("/v1/stats").json()["consumer_lag"].values()) == 0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.integration.conftest import send_post, wait_for
+from tests.integration.conftest import INGEST_WAIT_S, send_post, wait_for
 from tests.integration.posts import cluster_and_noise
 
 pytestmark = pytest.mark.slow
@@ -13,14 +13,18 @@ def test_same_id_twice_keeps_one_vector_with_the_latest_text(app_client, setting
     first = cluster[0]
     send_post(producer, settings.kafka.topic, first)
     # Wait, so the second version arrives in a later batch and must replace, not add.
-    wait_for(lambda: app_client.get(f"/v1/posts/{first['id']}").status_code == 200, 10, "first version")
+    wait_for(
+        lambda: app_client.get(f"/v1/posts/{first['id']}").status_code == 200, INGEST_WAIT_S, "first version"
+    )
     send_post(producer, settings.kafka.topic, first | {"text": "Edited: " + first["text"]})
     for post in cluster[1:]:
         send_post(producer, settings.kafka.topic, post)
-    wait_for(lambda: app_client.get("/v1/stats").json()["posts_indexed"] == 3, 10, "3 distinct posts")
+    wait_for(
+        lambda: app_client.get("/v1/stats").json()["posts_indexed"] == 3, INGEST_WAIT_S, "3 distinct posts"
+    )
     wait_for(
         lambda: app_client.get(f"/v1/posts/{first['id']}").json()["text"].startswith("Edited"),
-        10,
+        INGEST_WAIT_S,
         "the second version",
     )
     hits = app_client.get("/v1/search", params={"q": first["text"], "k": 10}).json()["hits"]
@@ -36,10 +40,12 @@ def test_tombstone_removes_post_from_search_and_citations(
     cluster, noise = cluster_and_noise(crisislex_dir, cluster_size=8, noise_size=20)
     for post in cluster + noise:
         send_post(producer, settings.kafka.topic, post)
-    wait_for(lambda: app_client.get("/v1/stats").json()["posts_indexed"] == 28, 10, "28 posts")
+    wait_for(lambda: app_client.get("/v1/stats").json()["posts_indexed"] == 28, INGEST_WAIT_S, "28 posts")
     victim = app_client.get("/v1/search", params={"q": "Boston Marathon explosion", "k": 1}).json()["hits"][0]
     send_post(producer, settings.kafka.topic, None, key=victim["id"])
-    wait_for(lambda: app_client.get(f"/v1/posts/{victim['id']}").status_code == 404, 10, "the delete")
+    wait_for(
+        lambda: app_client.get(f"/v1/posts/{victim['id']}").status_code == 404, INGEST_WAIT_S, "the delete"
+    )
 
     hits = app_client.get("/v1/search", params={"q": victim["text"], "k": 50}).json()["hits"]
     assert victim["id"] not in {hit["id"] for hit in hits}
