@@ -12,11 +12,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from index.embedder import Embedder
 from index.records import IndexStats
-from rag.citations import Citation
+from rag.citations import Citation, evidence_similarity, given_words
 from rag.generation import Generation, Generator
 from rag.guard import (
     NO_SUPPORTED_ANSWER,
@@ -244,18 +242,16 @@ class AnswerEngine:
     ) -> tuple[str, Verification, list[Removal]]:
         hits = retrieval.hits
 
-        def similarity(sentences: Sequence[str]) -> np.ndarray:
-            vectors = self._embedder.embed([*sentences, *(hit.post.text for hit in hits)])
-            return vectors[: len(sentences)] @ vectors[len(sentences) :].T
-
+        given = given_words(question)
+        similarity = evidence_similarity(self._embedder.embed, [hit.post.text for hit in hits], given)
         # The store is asked now, not at retrieval: a post deleted meanwhile is not cited.
         live = self._retriever.store.get
         if not self._guarding:
-            return text, verify(text, hits, live, similarity), []
+            return text, verify(text, hits, live, similarity, given=given), []
         text, removals = guard_answer(text, self._evidence(question, retrieval))
         untrusted = {flagged.hit.post.post_id for flagged in retrieval.flagged}
         untrusted |= link_carriers(removals, hits)
-        verification = verify(text, hits, live, similarity, untrusted)
+        verification = verify(text, hits, live, similarity, untrusted, given)
         if verification.flagged_support:
             text = drop_sentences(text, verification.flagged_support)
             removals += [Removal(s, "flagged_support", "") for s in verification.flagged_support]
