@@ -4,14 +4,6 @@ A small base model rarely writes markers, so a sentence without one is credited
 to the retrieved posts that support it: posts that share enough content words
 with it, or whose embedding is close to the sentence's (when the caller passes
 sentence-to-post similarities). Such citations are marked ``inferred``.
-
-The question's own words are not evidence. Every retrieved post matches the
-question, so a post that shares only the question's words with a sentence
-(a hostile post that names the topic and then gives orders, say) supports
-nothing. Shared words and similarities are measured on what is left of the
-sentence and of the post once the question's content words are taken out
-(``given_words``, ``evidence_similarity``); a sentence that only restates the
-question has nothing left to attribute.
 """
 
 from __future__ import annotations
@@ -23,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.records import SearchHit
-from rag.text import LINK_REMOVED, content_words, split_sentences, without_words
+from rag.text import content_words, split_sentences
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 MIN_SHARED_WORDS = 2
@@ -35,26 +27,6 @@ MIN_SIMILARITY = 0.5
 
 
 SimilarityFn = Callable[[Sequence[str]], np.ndarray]
-EmbedFn = Callable[[Sequence[str]], np.ndarray]
-
-
-def given_words(question: str) -> frozenset[str]:
-    """Content words the question brought: every retrieved post has them, so they prove nothing."""
-    return frozenset(content_words(question))
-
-
-def evidence_similarity(embed: EmbedFn, posts: Sequence[str], given: frozenset[str]) -> SimilarityFn:
-    """Sentences -> (sentences, posts) cosine matrix, both sides without the question's words.
-
-    ``embed`` returns L2-normalised rows, so a dot product is the cosine.
-    """
-
-    def similarity(sentences: Sequence[str]) -> np.ndarray:
-        texts = [without_words(text, given) for text in (*sentences, *posts)]
-        vectors = embed(texts)
-        return vectors[: len(sentences)] @ vectors[len(sentences) :].T
-
-    return similarity
 
 
 @dataclass(slots=True, frozen=True)
@@ -67,17 +39,13 @@ class Citation:
 
 
 def attribute(
-    answer: str,
-    hits: Sequence[SearchHit],
-    similarity: SimilarityFn | None = None,
-    given: frozenset[str] = frozenset(),
+    answer: str, hits: Sequence[SearchHit], similarity: SimilarityFn | None = None
 ) -> list[Citation]:
     """Citations for an answer: explicit markers first, then inferred support, no repeats.
 
     Args:
         similarity: maps sentences to a (sentences, hits) matrix of cosine
             similarities; without it, support is judged by shared words alone.
-        given: the question's content words (``given_words``), which support nothing.
     """
     sentences = split_sentences(answer)
     similarities = similarity(sentences) if similarity and sentences else None
@@ -86,8 +54,7 @@ def attribute(
         numbers = marker_numbers(sentence, len(hits))
         inferred = not numbers
         if inferred:
-            row_similarities = None if similarities is None else similarities[row]
-            numbers = supporting_posts(sentence, hits, row_similarities, given)
+            numbers = supporting_posts(sentence, hits, None if similarities is None else similarities[row])
         for number in numbers:
             if number not in cited or (cited[number].inferred and not inferred):
                 cited[number] = Citation(number, hits[number - 1], inferred)
@@ -106,25 +73,14 @@ def marker_numbers(sentence: str, post_count: int) -> list[int]:
 
 
 def supporting_posts(
-    sentence: str,
-    hits: Sequence[SearchHit],
-    similarities: np.ndarray | None = None,
-    given: frozenset[str] = frozenset(),
+    sentence: str, hits: Sequence[SearchHit], similarities: np.ndarray | None = None
 ) -> list[int]:
-    """Posts sharing enough content words with the sentence, or close in meaning, best first.
-
-    Words in ``given`` count for nothing, and a post with nothing but them supports nothing.
-    """
-    words = content_words(_MARKER.sub(" ", sentence).replace(LINK_REMOVED, " ")) - given
-    if not words:
-        return []
+    """Posts sharing enough content words with the sentence, or close in meaning, best first."""
+    words = content_words(_MARKER.sub(" ", sentence))
     scored = []
     for number, hit in enumerate(hits, start=1):
-        own = content_words(hit.post.text) - given
-        if not own:
-            continue
-        shared = len(words & own)
-        lexical = shared >= min(MIN_SHARED_WORDS, len(words)) and shared / len(words) >= MIN_SHARED_FRACTION
+        shared = len(words & content_words(hit.post.text))
+        lexical = shared >= MIN_SHARED_WORDS and shared / max(len(words), 1) >= MIN_SHARED_FRACTION
         cosine = float(similarities[number - 1]) if similarities is not None else 0.0
         if lexical or cosine >= MIN_SIMILARITY:
             scored.append((cosine, shared, number))

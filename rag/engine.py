@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from index.embedder import Embedder
 from index.records import IndexStats
-from rag.citations import Citation, evidence_similarity, given_words
+from rag.citations import Citation
 from rag.generation import Generation, Generator
 from rag.guard import (
     NO_SUPPORTED_ANSWER,
@@ -242,16 +244,18 @@ class AnswerEngine:
     ) -> tuple[str, Verification, list[Removal]]:
         hits = retrieval.hits
 
-        given = given_words(question)
-        similarity = evidence_similarity(self._embedder.embed, [hit.post.text for hit in hits], given)
+        def similarity(sentences: Sequence[str]) -> np.ndarray:
+            vectors = self._embedder.embed([*sentences, *(hit.post.text for hit in hits)])
+            return vectors[: len(sentences)] @ vectors[len(sentences) :].T
+
         # The store is asked now, not at retrieval: a post deleted meanwhile is not cited.
         live = self._retriever.store.get
         if not self._guarding:
-            return text, verify(text, hits, live, similarity, given=given), []
+            return text, verify(text, hits, live, similarity), []
         text, removals = guard_answer(text, self._evidence(question, retrieval))
         untrusted = {flagged.hit.post.post_id for flagged in retrieval.flagged}
         untrusted |= link_carriers(removals, hits)
-        verification = verify(text, hits, live, similarity, untrusted, given)
+        verification = verify(text, hits, live, similarity, untrusted)
         if verification.flagged_support:
             text = drop_sentences(text, verification.flagged_support)
             removals += [Removal(s, "flagged_support", "") for s in verification.flagged_support]

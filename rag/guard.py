@@ -32,9 +32,10 @@ from dataclasses import dataclass
 
 from index.records import SearchHit
 from rag.prompt import DATAMARK_RULE, DEFENDED_INSTRUCTIONS, INSTRUCTIONS
-from rag.text import LINK_REMOVED, split_sentences
+from rag.text import split_sentences
 
 NO_SUPPORTED_ANSWER = "No answer supported by the trusted posts could be given."
+LINK_REMOVED = "(link removed)"
 
 _LINK = re.compile(
     r"(?:https?://|www\.)[^\s<>\"'«»]+"

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 
 _URL = re.compile(r"https?://\S+")
 _REPOST = re.compile(r"^\s*RT\s+@\w+:?\s*", re.IGNORECASE)
 _MENTION = re.compile(r"@\w+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[a-z0-9][a-z0-9']+")
-_ANY_CASE_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9']+")
-# What the output guard (rag/guard.py) writes where it cut a link out of an answer.
-LINK_REMOVED = "(link removed)"
 STOPWORDS = frozenset(
     [
         "a",
@@ -151,13 +147,6 @@ def content_words(text: str) -> set[str]:
     """Lower-cased words of a text without URLs, mentions, stopwords or one-letter tokens."""
     text = _MENTION.sub(" ", _URL.sub(" ", text.lower()))
     return {word.strip("'") for word in _WORD.findall(text) if word not in STOPWORDS}
-
-
-def without_words(text: str, words: Collection[str]) -> str:
-    """The text with every occurrence of ``words`` (lower-cased content words) taken out."""
-    if not words:
-        return text
-    return _ANY_CASE_WORD.sub(lambda m: "" if m.group(0).lower().strip("'") in words else m.group(0), text)
 
 
 def dedup_key(text: str) -> str:

@@ -62,7 +62,6 @@ def verify(
     live: LiveFn,
     similarity: SimilarityFn | None = None,
     untrusted: Collection[str] = (),
-    given: frozenset[str] = frozenset(),
 ) -> Verification:
     """Check every citation of ``answer`` against ``hits`` and the index (``live(post_id)``).
 
@@ -70,7 +69,6 @@ def verify(
         live: the post as the index holds it now, or None once deleted.
         similarity: sentences -> (sentences, hits) cosine matrix, for inferred support.
         untrusted: ids of posts injection screening flagged: never cited.
-        given: the question's content words, which support nothing (``rag.citations.given_words``).
     """
     sentences = split_sentences(answer)
     current = [live(hit.post.post_id) for hit in hits]
@@ -101,12 +99,12 @@ def verify(
         if explicit:
             continue
         similarities = None if matrix is None else matrix[row]
-        inferred = _inferred(sentence, trusted, quotes, similarities, given)
+        inferred = _inferred(sentence, trusted, quotes, similarities)
         for number in inferred:
             cited.setdefault(number, Citation(number, live_hits[number - 1], inferred=True))
         if inferred:
             continue
-        if any(flagged) and _inferred(sentence, flagged, quotes, similarities, given):
+        if any(flagged) and _inferred(sentence, flagged, quotes, similarities):
             flagged_only.append(sentence)
         else:
             unsupported.append(sentence)
@@ -135,17 +133,13 @@ def _check(number: int, live_hits: Sequence[SearchHit | None], quotes: list[str]
 
 
 def _inferred(
-    sentence: str,
-    live_hits: Sequence[SearchHit | None],
-    quotes: list[str],
-    similarities: np.ndarray | None,
-    given: frozenset[str],
+    sentence: str, live_hits: Sequence[SearchHit | None], quotes: list[str], similarities: np.ndarray | None
 ) -> list[int]:
     """Supporting posts among the live ones; a sentence with quotes only by posts that contain them."""
     numbers = [number for number, hit in enumerate(live_hits, start=1) if hit is not None]
     candidates = [live_hits[n - 1] for n in numbers]
     scores = None if similarities is None else similarities[[n - 1 for n in numbers]]
-    found = [numbers[i - 1] for i in supporting_posts(sentence, candidates, scores, given)]
+    found = [numbers[i - 1] for i in supporting_posts(sentence, candidates, scores)]
     if quotes:
         found = [n for n in found if _contains_all(live_hits[n - 1].post.text, quotes)]
     return found
