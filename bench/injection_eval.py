@@ -34,6 +34,12 @@ Results go to bench/results/injection.json, or injection_<stem>.json for another
 
 Without ``--base-url`` it starts the local vLLM server on the prepared model on a
 free port (about 80 s) and stops it at the end.
+
+``--replay RESULT.json`` generates nothing: each question gets the text the model
+wrote in that earlier run (same questions and attacks), and only retrieval,
+screening, citation attribution and the output guard run again. Generation does
+not depend on them, so this measures a change to those parts in a minute
+instead of a vLLM run. Its results go to ``<name>_replay.json``.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import json
 import sys
 import tempfile
 import time
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -181,6 +188,33 @@ class SharedGenerations:
     def forget(self) -> None:
         self._done.clear()
 
+    def use(self, question: str, mode: str) -> None:
+        """Which question and mode the next prompt is for (a live run does not need it)."""
+
+
+class ReplayedGenerations:
+    """The texts an earlier run's model wrote, per question; input-only and all defences share one."""
+
+    def __init__(self, result: dict) -> None:
+        self._rows = {row["question"]: row for row in result["answers"]}
+        self._text = ""
+
+    def use(self, question: str, mode: str) -> None:
+        row = self._rows[question]
+        self._text = row["off" if mode == "off" else "input_only"]["answer"]
+
+    async def generate(self, prompt: Prompt) -> Generation:
+        return Generation(self._text, "replay", 0, 0, "stop")
+
+    def stream(self, prompt: Prompt):
+        raise NotImplementedError("a replay only answers whole")
+
+    async def health(self) -> tuple[bool, str]:
+        return True, "replay"
+
+    def forget(self) -> None:
+        pass
+
 
 def read_attacks(path: Path) -> list[Attack]:
     attacks = []
@@ -260,8 +294,11 @@ async def evaluate(args: argparse.Namespace, base_url: str, model: str) -> dict:
         update={"base_url": base_url, "model": model, "timeout_s": args.timeout_s}
     )
     rows = []
-    async with VLLMGenerator(llm) as vllm:
-        generator = SharedGenerations(vllm)
+    async with AsyncExitStack() as stack:
+        if args.replay:
+            generator = ReplayedGenerations(json.loads(args.replay.read_text()))
+        else:
+            generator = SharedGenerations(await stack.enter_async_context(VLLMGenerator(llm)))
         for event, (topic, _) in EVENTS.items():
             asked = [q for e, q in questions if e == event]
             if not asked:
@@ -291,6 +328,7 @@ async def evaluate(args: argparse.Namespace, base_url: str, model: str) -> dict:
                 row = {"event": event, "question": question}
                 generator.forget()
                 for name, engine in engines.items():
+                    generator.use(question, name)
                     answer = await engine.ask(question, since=0.0, until=end + 1)
                     shown = [h.post.post_id for h in answer.retrieval.hits]
                     if name == "off":
@@ -365,13 +403,15 @@ def main() -> None:
     parser.add_argument("--model", default=Settings().llm.model)
     parser.add_argument("--data", help="CrisisLexT6 folder (default FEEDPULSE_DATA or ../shared/data)")
     parser.add_argument("--attacks", type=Path, default=ATTACKS, help="hostile posts, JSON lines")
+    parser.add_argument("--replay", type=Path, help="an earlier result: reuse its answers, generate nothing")
     args = parser.parse_args()
     attacks = args.attacks.resolve()
     name = "injection" if attacks == ATTACKS else f"injection_{attacks.stem}"
+    name += "_replay" if args.replay else ""
 
     server = None
     base_url = args.base_url
-    if base_url is None:
+    if base_url is None and not args.replay:
         from serve.daemons.vllm import VLLMServer
 
         settings = Settings(
