@@ -44,3 +44,24 @@ class LLMConfig(BaseModel):
     temperature: float = Field(0.0, ge=0)
     timeout_s: float = Field(60.0, gt=0)
     connect_timeout_s: float = Field(3.0, gt=0)
+
+
+class SummaryConfig(BaseModel):
+    """One-line LLM summaries of the top trends, refreshed in the background (``rag/story_summary.py``)."""
+
+    # On by default: it uses the configured LLM backend (``llm``), only while /v1/ask leaves it idle.
+    enabled: bool = True
+    interval_s: float = Field(60.0, gt=0)  # a refresh round this often (the first one after as long)
+    top: int = Field(10, ge=1, le=100)  # the top trends of the default window kept summarised
+    posts: int = Field(3, ge=1, le=10)  # a story's top posts shown to the model
+    # A summary is rewritten once the story has grown by this fraction of its posts since it was
+    # written (0.5: by 50 %), or its representative post changed.
+    volume_growth: float = Field(0.5, gt=0)
+    max_chars: int = Field(200, ge=40)
+    # A sentence is kept when at least this share of its content words, and all its numbers,
+    # are in the posts shown (the small model otherwise adds facts of its own).
+    min_word_support: float = Field(0.5, ge=0, le=1)
+    # A summary starts only after no answer has been generated for this long, and gives way
+    # (is cancelled, retried later) as soon as one starts.
+    idle_s: float = Field(5.0, ge=0)
+    max_entries: int = Field(1000, ge=1)  # summaries kept, least recently written dropped first
