@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
-from serve.components import Components, build_components
+from serve.components import Components, background_tasks, build_components
 from serve.errors import install_error_handlers
 from serve.routes import ask, chat, health, metrics, posts, search, trends
 from serve.settings import Settings
@@ -26,7 +26,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with factory() as built:
+        async with factory() as built, background_tasks(built):
             app.state.components = built
             yield
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,9 @@ from ingest.topics import broker_reachable
 from ingest.worker import IngestService, IngestWorker
 from rag.engine import AnswerEngine
 from rag.generation import Generator
+from rag.priority import ForegroundGate
 from rag.retrieval import Retriever
+from rag.story_summary import StorySummaries, StorySummariser
 from serve.llm_backend import open_generator
 from serve.settings import Settings
 
@@ -43,6 +45,7 @@ class Components:
     index_status: Callable[[], tuple[bool, str]]
     registry: CollectorRegistry  # what GET /metrics exports
     trends: TrendTracker | None = None  # None when settings.trends.enabled is false
+    summaries: StorySummaries | None = None  # None when trends or settings.summaries are off
 
     async def broker_status(self) -> tuple[bool, str]:
         return await asyncio.to_thread(broker_reachable, self.settings.kafka)
@@ -120,6 +123,9 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
                 )
             )
             index_status = follower.status
+        # Answers go through the gate, so that background summaries give way to them.
+        gate = ForegroundGate(generator)
+        trends = TrendTracker(stories, store.get, embedder) if stories is not None else None
         log.info("components ready (ingest %s)", "on" if ingest else "off")
         yield Components(
             settings,
@@ -127,12 +133,39 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
             store,
             retriever,
             generator,
-            AnswerEngine(retriever, generator, embedder),
+            AnswerEngine(retriever, gate, embedder),
             ingest,
             index_status,
             registry,
-            TrendTracker(stories, store.get, embedder) if stories is not None else None,
+            trends,
+            story_summaries(settings, generator, gate, trends),
         )
+
+
+def story_summaries(
+    settings: Settings, generator: Generator, gate: ForegroundGate, trends: TrendTracker | None
+) -> StorySummaries | None:
+    """One-line summaries of the top trends, when trends and ``settings.summaries`` are on."""
+    if trends is None or not settings.summaries.enabled:
+        return None
+    summariser = StorySummariser(generator, settings.summaries, settings.retrieval.safety)
+    return StorySummaries(summariser, trends, gate, settings.summaries)
+
+
+@asynccontextmanager
+async def background_tasks(components: Components) -> AsyncIterator[None]:
+    """Run the components' background loops (story summaries) while the context is open."""
+    task = None
+    if components.summaries is not None:
+        task = asyncio.create_task(components.summaries.run(), name="story-summaries")
+        log.info("story summaries: refreshing every %.0f s", components.settings.summaries.interval_s)
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
 
 
 def log_faiss_device() -> None:

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from index.config import EmbedderConfig, IndexConfig
 from index.trend_config import TrendsConfig
 from ingest.config import IngestConfig, KafkaConfig
-from rag.config import LLMConfig, RetrievalConfig
+from rag.config import LLMConfig, RetrievalConfig, SummaryConfig
 
 
 class BrokerConfig(BaseModel):
@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     broker: BrokerConfig = BrokerConfig()
     api: ApiConfig = ApiConfig()
     trends: TrendsConfig = TrendsConfig()
+    summaries: SummaryConfig = SummaryConfig()  # LLM one-liners of the top trends
 
     @model_validator(mode="after")
     def _fill_cache_paths(self) -> Settings:

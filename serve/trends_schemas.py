@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from index.trends import Trend, TrendPost
+from rag.story_summary import StorySummary
 
 WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
@@ -62,9 +63,13 @@ class TrendOut(BaseModel):
     trending: bool
     representative: TrendPostOut | None
     top_posts: list[TrendPostOut]
+    # The LLM's one-line summary of the story (None: none written yet, summaries off, or the model
+    # gave nothing usable) and when it was written; refreshed when the story changes a lot.
+    summary: str | None = None
+    summary_at: datetime | None = None
 
     @classmethod
-    def of(cls, trend: Trend) -> TrendOut:
+    def of(cls, trend: Trend, summary: StorySummary | None = None) -> TrendOut:
         return cls(
             id=trend.id,
             label=trend.label,
@@ -79,6 +84,8 @@ class TrendOut(BaseModel):
             trending=trend.trending,
             representative=TrendPostOut.of(trend.representative) if trend.representative else None,
             top_posts=[TrendPostOut.of(post) for post in trend.top_posts],
+            summary=summary.text if summary else None,
+            summary_at=to_time(summary.written_at) if summary and summary.text else None,
         )
 
 

@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from index.trends import TrendTracker
+from index.trends import Trend, TrendTracker
+from serve.components import Components
 from serve.deps import ComponentsDep
 from serve.trends_schemas import StoryResponse, TermOut, TrendOut, TrendsResponse, parse_window, to_time
 
@@ -16,6 +17,11 @@ def _tracker(components: ComponentsDep) -> TrendTracker:
     if components.trends is None:
         raise HTTPException(404, "trends are disabled (FEEDPULSE_TRENDS__ENABLED=false)")
     return components.trends
+
+
+def _out(components: Components, trend: Trend) -> TrendOut:
+    summaries = components.summaries
+    return TrendOut.of(trend, summaries.get(trend.id) if summaries is not None else None)
 
 
 def _window(window: str) -> float:
@@ -44,7 +50,7 @@ async def trends(
         window=window,
         since=to_time(first * bucket_s) if seen else None,
         until=to_time(tracker.stories.now) if seen else None,
-        trends=[TrendOut.of(trend) for trend in top],
+        trends=[_out(components, trend) for trend in top],
         terms=[TermOut(term=t.term, score=t.score, volume=t.volume) for t in terms],
     )
 
@@ -55,4 +61,4 @@ async def story(components: ComponentsDep, story_id: str) -> StoryResponse:
     found = await asyncio.to_thread(_tracker(components).story, story_id)
     if found is None:
         raise HTTPException(404, f"no story {story_id}")
-    return StoryResponse(requested_id=story_id, story=TrendOut.of(found))
+    return StoryResponse(requested_id=story_id, story=_out(components, found))
