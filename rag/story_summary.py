@@ -275,7 +275,7 @@ class StorySummaries:
     def _report_failure(self, exc: GenerationUnavailable) -> None:
         level = logging.DEBUG if self._failing else logging.WARNING
         log.log(
-            level, "story summaries: LLM unavailable (next try in %.0f s): %s", self._config.interval_s, exc
+            level, "story summaries: LLM unavailable (next try in %g s): %s", self._config.interval_s, exc
         )
         self._failing = True
 

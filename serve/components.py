@@ -158,7 +158,7 @@ async def background_tasks(components: Components) -> AsyncIterator[None]:
     task = None
     if components.summaries is not None:
         task = asyncio.create_task(components.summaries.run(), name="story-summaries")
-        log.info("story summaries: refreshing every %.0f s", components.settings.summaries.interval_s)
+        log.info("story summaries: refreshing every %g s", components.settings.summaries.interval_s)
     try:
         yield
     finally:
