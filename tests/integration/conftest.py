@@ -66,6 +66,9 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         llm={"base_url": f"http://127.0.0.1:{free_port()}/v1"},
         llm_server={"model_dir": CACHE / "current" / "llm-model"},
         index={"snapshots": False},
+        # Background trend summaries would send the shared vLLM requests no test asked for
+        # (test_disconnect checks that vLLM is idle); they are unit-tested in tests/rag and tests/serve.
+        summaries={"enabled": False},
     )
 
 
