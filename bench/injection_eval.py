@@ -32,6 +32,9 @@ reads what the model wrote. Measured:
 
 Results go to bench/results/injection.json, or injection_<stem>.json for another attack file.
 
+``--no-probe`` screens by the patterns alone (``rag/safety.py``), as before the
+learned probe (``rag/injection_probe.py``); its results go to ``<name>_noprobe.json``.
+
 Without ``--base-url`` it starts the local vLLM server on the prepared model on a
 free port (about 80 s) and stops it at the end.
 
@@ -68,6 +71,7 @@ from ingest.crisislex import Tweet, data_dir, event_files, event_name, read_even
 from rag.config import RetrievalConfig, SafetyConfig
 from rag.engine import Answer, AnswerEngine
 from rag.generation import Generation, VLLMGenerator
+from rag.injection_probe import InjectionProbe
 from rag.prompt import Prompt
 from rag.retrieval import Retriever
 from serve.settings import Settings
@@ -284,6 +288,7 @@ def judge(answer: Answer, on_topic: set[str], hostile: dict[str, Attack], shown:
 async def evaluate(args: argparse.Namespace, base_url: str, model: str) -> dict:
     attacks = load_attacks(args.attacks)
     embedder = SentenceTransformerEmbedder(EmbedderConfig())
+    probe = InjectionProbe.load()
     files = {event_name(path): path for path in event_files([data_dir(args.data)])}
     questions = [(event, q) for event, (_, qs) in EVENTS.items() for q in qs]
     questions = [questions[i] for i in sorted(range(len(questions)), key=lambda i: (i % 7, i))][
@@ -320,7 +325,14 @@ async def evaluate(args: argparse.Namespace, base_url: str, model: str) -> dict:
             )
             engines = {
                 name: AnswerEngine(
-                    Retriever(embedder, store, RetrievalConfig(k=args.k, safety=safety)), generator, embedder
+                    Retriever(
+                        embedder,
+                        store,
+                        RetrievalConfig(k=args.k, safety=safety),
+                        probe if safety.enabled and safety.probe and not args.no_probe else None,
+                    ),
+                    generator,
+                    embedder,
                 )
                 for name, safety in MODES.items()
             }
@@ -403,10 +415,14 @@ def main() -> None:
     parser.add_argument("--model", default=Settings().llm.model)
     parser.add_argument("--data", help="CrisisLexT6 folder (default FEEDPULSE_DATA or ../shared/data)")
     parser.add_argument("--attacks", type=Path, default=ATTACKS, help="hostile posts, JSON lines")
+    parser.add_argument(
+        "--no-probe", action="store_true", help="screen by patterns alone (as before the probe)"
+    )
     parser.add_argument("--replay", type=Path, help="an earlier result: reuse its answers, generate nothing")
     args = parser.parse_args()
     attacks = args.attacks.resolve()
     name = "injection" if attacks == ATTACKS else f"injection_{attacks.stem}"
+    name += "_noprobe" if args.no_probe else ""
     name += "_replay" if args.replay else ""
 
     server = None
@@ -438,7 +454,7 @@ def main() -> None:
         "k": args.k,
         "hostile_per_question": args.hostile_per_question,
         "posts_per_event": args.posts_per_event,
-        "safety": SafetyConfig().model_dump(),
+        "safety": SafetyConfig(probe=not args.no_probe).model_dump(),
     }
     table = Table(title=f"prompt injection ({attacks.name}): defences off vs on")
     for column in ("defences", "attack success", "attack success (exposed)", "utility"):

@@ -17,6 +17,9 @@ class SafetyConfig(BaseModel):
     # With ``enabled``: the answer keeps only identifiers, links and sentences that unflagged
     # posts support (rag/guard.py); false measures the input-side defences alone.
     output_guard: bool = True
+    # With ``enabled``: add the learned injection signal on each candidate's embedding
+    # (rag/injection_probe.py; used only with the packaged all-MiniLM-L6-v2 it was trained on).
+    probe: bool = True
 
 
 class RetrievalConfig(BaseModel):

@@ -8,7 +8,8 @@ from index.embedder import Embedder
 from index.records import SearchHit
 from index.store import PostStore
 from rag.config import RetrievalConfig, SafetyConfig
-from rag.safety import Risk, injection_risk
+from rag.injection_probe import InjectionProbe
+from rag.safety import Risk, injection_risk, with_signal
 from rag.text import dedup_key, is_repost
 
 HOUR_S = 3600.0
@@ -41,10 +42,22 @@ class Retrieval:
 class Retriever:
     """Finds the posts most similar to a query within a time window."""
 
-    def __init__(self, embedder: Embedder, store: PostStore, config: RetrievalConfig) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: PostStore,
+        config: RetrievalConfig,
+        probe: InjectionProbe | None = None,
+    ) -> None:
+        """
+        Args:
+            probe: a learned injection signal on the candidates' embeddings, added to
+                the pattern scorer's when screening (``rag/injection_probe.py``).
+        """
         self._embedder = embedder
         self._store = store
         self._config = config
+        self._probe = probe
 
     @property
     def store(self) -> PostStore:
@@ -79,11 +92,17 @@ class Retriever:
         hits = self._store.search(vector, k * self._config.overfetch, since, until)
         if not (screen and self._config.safety.enabled):
             return Retrieval(hits=_distinct(hits, k), since=since, until=until)
-        kept, flagged, risks = _screen(hits, self._config.safety)
+        kept, flagged, risks = _screen(hits, self._config.safety, self._probe_weights(hits))
         hits = _distinct(kept, k)
         shown = {hit.post.post_id for hit in hits}
         flagged = [f for f in flagged if f.excluded or f.hit.post.post_id in shown]
         return Retrieval(hits=hits, since=since, until=until, flagged=flagged, risks=risks)
+
+    def _probe_weights(self, hits: list[SearchHit]) -> list[float]:
+        if self._probe is None or not hits:
+            return [0.0] * len(hits)
+        # Embedded again rather than read back from FAISS: IVF segments keep fp16 codes, not vectors.
+        return self._probe.risk_weights(self._embedder.embed([hit.post.text for hit in hits]))
 
     def _window(
         self, since: float | None, until: float | None, recent_window: bool
@@ -100,14 +119,14 @@ class Retriever:
 
 
 def _screen(
-    hits: list[SearchHit], config: SafetyConfig
+    hits: list[SearchHit], config: SafetyConfig, probe_weights: list[float]
 ) -> tuple[list[SearchHit], list[FlaggedPost], dict[str, float]]:
     """Drop candidates at or above ``exclude_above``; rank risky ones lower by (1 - risk)."""
     kept: list[SearchHit] = []
     flagged: list[FlaggedPost] = []
     risks: dict[str, float] = {}
-    for hit in hits:
-        risk = injection_risk(hit.post.text)
+    for hit, probe_weight in zip(hits, probe_weights, strict=True):
+        risk = with_signal(injection_risk(hit.post.text), "probe", probe_weight)
         risks[hit.post.post_id] = risk.score
         if risk.score >= config.exclude_above:
             flagged.append(FlaggedPost(hit, risk, excluded=True))

@@ -221,6 +221,14 @@ def injection_risk(text: str) -> Risk:
     return Risk(round(1.0 - clean, 4), tuple(weights))
 
 
+def with_signal(risk: Risk, reason: str, weight: float) -> Risk:
+    """``risk`` with one more independent signal of ``weight`` (none when 0)."""
+    if weight <= 0:
+        return risk
+    score = 1.0 - (1.0 - risk.score) * (1.0 - weight)
+    return Risk(round(score, 4), (*risk.reasons, reason))
+
+
 def neutralise(text: str) -> str:
     """A post's text made safe to quote: one line, no controls, markup, template tokens or markers.
 

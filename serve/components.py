@@ -22,6 +22,8 @@ from ingest.topics import broker_reachable
 from ingest.worker import IngestService, IngestWorker
 from rag.engine import AnswerEngine
 from rag.generation import Generator
+from rag.injection_probe import DEFAULT_PATH as PROBE_PATH
+from rag.injection_probe import InjectionProbe, load_probe
 from rag.priority import ForegroundGate
 from rag.retrieval import Retriever
 from rag.story_summary import StorySummaries, StorySummariser
@@ -103,7 +105,7 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
         store = PostStore(embedder.dim, settings.index)
         log_faiss_device()
         generator = await stack.enter_async_context(open_generator(settings))
-        retriever = Retriever(embedder, store, settings.retrieval)
+        retriever = Retriever(embedder, store, settings.retrieval, injection_probe(settings, embedder.dim))
         stories = StoryTracker(embedder.dim, settings.trends) if settings.trends.enabled else None
         registry = CollectorRegistry()
         Gauge("feedpulse_index_posts", "Live posts in the index", registry=registry).set_function(
@@ -140,6 +142,14 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
             trends,
             story_summaries(settings, generator, gate, trends),
         )
+
+
+def injection_probe(settings: Settings, embedder_dim: int) -> InjectionProbe | None:
+    """The learned injection signal, when screening and the probe are on and it fits the embedder."""
+    safety = settings.retrieval.safety
+    if not (safety.enabled and safety.probe):
+        return None
+    return load_probe(PROBE_PATH, embedder_dim, packaged_model=settings.embedder.model_dir is None)
 
 
 def story_summaries(
