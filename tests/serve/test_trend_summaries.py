@@ -1,10 +1,8 @@
 """Trends carry the background task's one-line summaries (summary, summary_at); off, they are null."""
 
 import time
-from contextlib import asynccontextmanager
 
 from fastapi.testclient import TestClient
-from prometheus_client import CollectorRegistry
 
 from index.records import PostRecord
 from index.store import PostStore
@@ -12,13 +10,9 @@ from index.stories import StoryTracker, story_id
 from index.trend_config import TrendsConfig
 from index.trends import TrendTracker
 from rag.config import SummaryConfig
-from rag.engine import AnswerEngine
-from rag.priority import ForegroundGate
-from rag.retrieval import Retriever
-from serve.app import create_app
-from serve.components import Components, story_summaries
 from serve.settings import Settings
 from tests.rag.helpers import BagOfWordsEmbedder, ScriptedGenerator
+from tests.serve.helpers import app_client
 from tests.serve.test_trends_routes import BURST, CHATTER
 
 SUMMARY = "Explosions hit the Boston Marathon finish line."
@@ -36,26 +30,7 @@ def make_client(generator: ScriptedGenerator, summaries: SummaryConfig) -> TestC
     stories.observe(records, vectors)
     store.apply(records, vectors)
     trends = TrendTracker(stories, store.get, embedder)
-    retriever = Retriever(embedder, store, settings.retrieval)
-    gate = ForegroundGate(generator)
-
-    @asynccontextmanager
-    async def factory():
-        yield Components(
-            settings,
-            embedder,
-            store,
-            retriever,
-            generator,
-            AnswerEngine(retriever, gate, embedder),
-            None,
-            lambda: (True, "ok"),
-            CollectorRegistry(),
-            trends,
-            story_summaries(settings, generator, gate, trends),
-        )
-
-    return TestClient(create_app(settings, components=factory))
+    return app_client(settings, embedder, store, generator, lambda: trends, summaries=True)
 
 
 def first_trend(client: TestClient) -> dict:
