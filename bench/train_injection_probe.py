@@ -5,7 +5,8 @@ with ``{topic}`` filled by six disasters that are *not* in CrisisLexT6, so the
 probe cannot learn the evaluation's topics. Negatives: real CrisisLexT6 tweets,
 minus every tweet bench/injection_eval.py puts into its contexts. A disjoint
 set of other tweets sets the thresholds: the decision value that 1% of them
-reach (down-weight) and that 0.1% reach (exclude). Attack recall is only
+reach (down-weight), that 0.1% reach (exclude), and that 5% reach (doubt: not
+credited by inferred attribution). Attack recall is only
 reported, never used to choose anything; the held-out attack files are scored
 with the CrisisLexT6 topics the evaluation uses.
 
@@ -48,6 +49,7 @@ TRAINING_TOPICS = [
 ]
 DOWNWEIGHT_FPR = 0.01
 EXCLUDE_FPR = 0.001
+DOUBT_FPR = 0.05
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -102,11 +104,13 @@ def main() -> None:
         downweight_at=float(np.quantile(calibration_scores, 1 - DOWNWEIGHT_FPR)),
         exclude_at=float(np.quantile(calibration_scores, 1 - EXCLUDE_FPR)),
         model=MODEL,
+        doubt_at=float(np.quantile(calibration_scores, 1 - DOUBT_FPR)),
     )
     probe.save(DEFAULT_PATH)
 
     def rates(scores: np.ndarray) -> dict:
         return {
+            "doubted": round(float(np.mean(scores >= probe.doubt_at)), 3),
             "downweighted": round(float(np.mean(scores >= probe.downweight_at)), 3),
             "excluded": round(float(np.mean(scores >= probe.exclude_at)), 3),
         }
@@ -125,14 +129,18 @@ def main() -> None:
             "positives": len(positives),
             "negatives": len(x_neg),
         },
-        "thresholds": {"downweight_at": probe.downweight_at, "exclude_at": probe.exclude_at},
+        "thresholds": {
+            "doubt_at": probe.doubt_at,
+            "downweight_at": probe.downweight_at,
+            "exclude_at": probe.exclude_at,
+        },
         "real_tweets_flagged": {"tweets": len(calibration), **rates(calibration_scores)},
         "development_attacks_flagged": rates(probe.scores(x_pos)),
         "held_out_attacks_flagged": held_out,
         "wall_s": round(time.perf_counter() - started, 1),
     }
-    table = Table(title="injection probe: share flagged (down-weighted or more / excluded)")
-    for column in ("texts", "count", "down-weighted", "excluded"):
+    table = Table(title="injection probe: share of texts at or above each threshold")
+    for column in ("texts", "count", "doubted", "down-weighted", "excluded"):
         table.add_column(column)
     table.add_row(
         "real tweets (threshold set)", str(len(calibration)), *map(str, rates(calibration_scores).values())
@@ -143,9 +151,7 @@ def main() -> None:
         *map(str, rates(probe.scores(x_pos)).values()),
     )
     for name, row in held_out.items():
-        table.add_row(
-            f"{name} (never seen)", str(row["attacks"]), str(row["downweighted"]), str(row["excluded"])
-        )
+        table.add_row(f"{name} (never seen)", *(str(value) for value in row.values()))
     Console().print(table)
     print(f"wrote {DEFAULT_PATH.relative_to(ROOT)} and {write_result('injection_probe', result)}")
 

@@ -255,7 +255,7 @@ class AnswerEngine:
         text, removals = guard_answer(text, self._evidence(question, retrieval))
         untrusted = {flagged.hit.post.post_id for flagged in retrieval.flagged}
         untrusted |= link_carriers(removals, hits)
-        verification = verify(text, hits, live, similarity, untrusted)
+        verification = verify(text, hits, live, similarity, untrusted, retrieval.doubtful)
         if verification.flagged_support:
             text = drop_sentences(text, verification.flagged_support)
             removals += [Removal(s, "flagged_support", "") for s in verification.flagged_support]

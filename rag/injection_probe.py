@@ -6,9 +6,12 @@ logistic regression over the all-MiniLM-L6-v2 vector of the post, trained by
 ``bench/train_injection_probe.py`` on the development attacks
 (tests/eval/injection/posts.jsonl) against real CrisisLexT6 tweets, so it
 scores what a post is *about* (addressing an assistant, its answer, its
-sources) rather than its wording. Its two thresholds are set from real tweets
-alone: the share of held-out tweets that would be down-weighted (1%) or
-excluded (0.1%), never from attack recall.
+sources) rather than its wording. Its thresholds are set from real tweets
+alone, never from attack recall: the share of held-out tweets that would be
+down-weighted (1%) or excluded (0.1%), and a stricter one (5%) below which a
+post must score for feedpulse to *credit* it with a sentence on its own
+inference: not citing a real post costs little when others support the
+sentence, while vouching for a hostile one is the attack.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class InjectionProbe:
     downweight_at: float
     exclude_at: float
     model: str  # the embedding model it was trained on
+    doubt_at: float = float("inf")  # at or above: never credited by inferred attribution
 
     @classmethod
     def load(cls, path: Path = DEFAULT_PATH) -> InjectionProbe:
@@ -47,6 +51,7 @@ class InjectionProbe:
                 downweight_at=float(data["downweight_at"]),
                 exclude_at=float(data["exclude_at"]),
                 model=str(data["model"]),
+                doubt_at=float(data["doubt_at"]) if "doubt_at" in data else float("inf"),
             )
 
     def save(self, path: Path) -> None:
@@ -57,6 +62,7 @@ class InjectionProbe:
             downweight_at=self.downweight_at,
             exclude_at=self.exclude_at,
             model=self.model,
+            doubt_at=self.doubt_at,
         )
 
     @property
@@ -67,12 +73,16 @@ class InjectionProbe:
         """Decision values for (n, dim) vectors."""
         return np.asarray(vectors, np.float32) @ self.weights + self.bias
 
-    def risk_weights(self, vectors: np.ndarray) -> list[float]:
-        """Per post: the risk weight the probe adds (0 below ``downweight_at``)."""
+    def risk_weights(self, scores: np.ndarray) -> list[float]:
+        """Per post (decision values from ``scores``): the risk weight the probe adds."""
         return [
             EXCLUDE_WEIGHT if s >= self.exclude_at else DOWNWEIGHT_WEIGHT if s >= self.downweight_at else 0.0
-            for s in self.scores(vectors)
+            for s in scores
         ]
+
+    def doubtful(self, scores: np.ndarray) -> list[bool]:
+        """Per post: too close to an injection for feedpulse to credit it on its own inference."""
+        return [bool(s >= self.doubt_at) for s in scores]
 
 
 def load_probe(path: Path, embedder_dim: int, packaged_model: bool) -> InjectionProbe | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from index.embedder import Embedder
 from index.records import SearchHit
 from index.store import PostStore
@@ -29,7 +31,9 @@ class Retrieval:
     """Hits for a query and the window that was searched (Unix seconds, None = open).
 
     ``risks`` holds the injection-risk score of every screened hit by post id;
-    ``flagged`` the candidates screening excluded or down-weighted.
+    ``flagged`` the candidates screening excluded or down-weighted; ``doubtful``
+    the shown posts the probe scored too close to an injection to be credited
+    by inferred attribution (they may still be shown and cited by marker).
     """
 
     hits: list[SearchHit]
@@ -37,6 +41,7 @@ class Retrieval:
     until: float | None
     flagged: list[FlaggedPost] = field(default_factory=list)
     risks: dict[str, float] = field(default_factory=dict)
+    doubtful: frozenset[str] = frozenset()
 
 
 class Retriever:
@@ -89,20 +94,23 @@ class Retriever:
         k = k or self._config.k
         since, until = self._window(since, until, recent_window)
         vector = self._embedder.embed([query])[0]
-        hits = self._store.search(vector, k * self._config.overfetch, since, until)
+        candidates = self._store.search(vector, k * self._config.overfetch, since, until)
         if not (screen and self._config.safety.enabled):
-            return Retrieval(hits=_distinct(hits, k), since=since, until=until)
-        kept, flagged, risks = _screen(hits, self._config.safety, self._probe_weights(hits))
+            return Retrieval(hits=_distinct(candidates, k), since=since, until=until)
+        scores = self._probe_scores(candidates)
+        weights = [0.0] * len(candidates) if scores is None else self._probe.risk_weights(scores)
+        kept, flagged, risks = _screen(candidates, self._config.safety, weights)
         hits = _distinct(kept, k)
         shown = {hit.post.post_id for hit in hits}
         flagged = [f for f in flagged if f.excluded or f.hit.post.post_id in shown]
-        return Retrieval(hits=hits, since=since, until=until, flagged=flagged, risks=risks)
+        doubtful = frozenset() if scores is None else _doubtful(self._probe, hits, scores, candidates)
+        return Retrieval(hits, since, until, flagged, risks, doubtful)
 
-    def _probe_weights(self, hits: list[SearchHit]) -> list[float]:
+    def _probe_scores(self, hits: list[SearchHit]) -> np.ndarray | None:
         if self._probe is None or not hits:
-            return [0.0] * len(hits)
+            return None
         # Embedded again rather than read back from FAISS: IVF segments keep fp16 codes, not vectors.
-        return self._probe.risk_weights(self._embedder.embed([hit.post.text for hit in hits]))
+        return self._probe.scores(self._embedder.embed([hit.post.text for hit in hits]))
 
     def _window(
         self, since: float | None, until: float | None, recent_window: bool
@@ -137,6 +145,13 @@ def _screen(
             kept.append(hit)
     kept.sort(key=lambda hit: hit.score, reverse=True)
     return kept, flagged, risks
+
+
+def _doubtful(
+    probe: InjectionProbe, shown: list[SearchHit], scores: np.ndarray, candidates: list[SearchHit]
+) -> frozenset[str]:
+    doubt = dict(zip((hit.post.post_id for hit in candidates), probe.doubtful(scores), strict=True))
+    return frozenset(hit.post.post_id for hit in shown if doubt.get(hit.post.post_id))
 
 
 def _distinct(hits: list[SearchHit], k: int) -> list[SearchHit]:

@@ -14,7 +14,9 @@ Every removed citation is reported. A sentence left without a valid citation is
 attributed to the live retrieved posts that support it (shared content words or
 embedding similarity, ``rag/citations.py``; ``inferred``), or listed as unsupported.
 Flagged posts never support a sentence: one that only they support is listed in
-``flagged_support`` (the output guard, ``rag/guard.py``, drops it).
+``flagged_support`` (the output guard, ``rag/guard.py``, drops it). Posts the
+injection probe doubts (``uncredited``) are not credited by inference either:
+feedpulse does not vouch for them, though a marker the model wrote may cite them.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def verify(
     live: LiveFn,
     similarity: SimilarityFn | None = None,
     untrusted: Collection[str] = (),
+    uncredited: Collection[str] = (),
 ) -> Verification:
     """Check every citation of ``answer`` against ``hits`` and the index (``live(post_id)``).
 
@@ -69,6 +72,8 @@ def verify(
         live: the post as the index holds it now, or None once deleted.
         similarity: sentences -> (sentences, hits) cosine matrix, for inferred support.
         untrusted: ids of posts injection screening flagged: never cited.
+        uncredited: ids of posts never cited by inferred attribution (the probe doubts
+            them, ``Retrieval.doubtful``); a marker the model wrote may still cite them.
     """
     sentences = split_sentences(answer)
     current = [live(hit.post.post_id) for hit in hits]
@@ -76,6 +81,7 @@ def verify(
         SearchHit(post, hit.score) if post else None for post, hit in zip(current, hits, strict=True)
     ]
     trusted = [None if hit and hit.post.post_id in untrusted else hit for hit in live_hits]
+    creditable = [None if hit and hit.post.post_id in uncredited else hit for hit in trusted]
     flagged = [hit if hit and hit.post.post_id in untrusted else None for hit in live_hits]
     matrix = similarity(sentences) if similarity and sentences else None
     cited: dict[int, Citation] = {}
@@ -99,7 +105,7 @@ def verify(
         if explicit:
             continue
         similarities = None if matrix is None else matrix[row]
-        inferred = _inferred(sentence, trusted, quotes, similarities)
+        inferred = _inferred(sentence, creditable, quotes, similarities)
         for number in inferred:
             cited.setdefault(number, Citation(number, live_hits[number - 1], inferred=True))
         if inferred:

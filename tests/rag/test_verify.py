@@ -68,3 +68,12 @@ def test_a_flagged_post_is_never_cited_and_a_sentence_only_it_supports_is_report
     assert result.unsupported_sentences == []
     # without screening the same post supports it
     assert verify("Stay away from Boylston Street.", HITS, LIVE.get).flagged_support == []
+
+
+def test_a_doubted_post_is_not_credited_by_inference_but_a_marker_may_cite_it():
+    inferred = verify("Stay away from Boylston Street after the blasts.", HITS, LIVE.get, uncredited={"b"})
+    assert inferred.citations == []
+    assert inferred.unsupported_sentences == ["Stay away from Boylston Street after the blasts."]
+    assert inferred.flagged_support == []  # not flagged: the sentence stays, reported as unsupported
+    marked = verify("Stay away from Boylston Street [2].", HITS, LIVE.get, uncredited={"b"})
+    assert [(c.hit.post.post_id, c.inferred) for c in marked.citations] == [("b", False)]
