@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from index.records import SearchHit
 from rag.prompt import DATAMARK_RULE, DEFENDED_INSTRUCTIONS, INSTRUCTIONS
-from rag.text import split_sentences
+from rag.text import split_sentences, word_ngrams
 
 NO_SUPPORTED_ANSWER = "No answer supported by the trusted posts could be given."
 LINK_REMOVED = "(link removed)"
@@ -239,14 +239,9 @@ def _grounded_link(link: str, known: str) -> bool:
     return known == link or known.startswith(link + "/")
 
 
-def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
-    words = _WORD.findall(text.lower())
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
-
-
-_RULES = _ngrams(" ".join((INSTRUCTIONS, DEFENDED_INSTRUCTIONS, DATAMARK_RULE)), LEAK_NGRAM)
+_RULES = word_ngrams(" ".join((INSTRUCTIONS, DEFENDED_INSTRUCTIONS, DATAMARK_RULE)), LEAK_NGRAM)
 
 
 def _leak(sentence: str) -> str | None:
-    shared = _ngrams(sentence, LEAK_NGRAM) & _RULES
+    shared = word_ngrams(sentence, LEAK_NGRAM) & _RULES
     return " ".join(min(shared)) if shared else None

@@ -115,7 +115,7 @@ def format_post(number: int, hit: SearchHit) -> str:
     """``[n] @author (YYYY-MM-DD HH:MM UTC): text`` on one line."""
     post = hit.post
     text = " ".join(post.text.split())
-    return f"[{number}] @{post.author} ({_when(post.created_at)}): {text}"
+    return f"[{number}] @{post.author} ({post_time(post.created_at)}): {text}"
 
 
 def quote_post(number: int, author: str, when: str, text: str, spotlight: str) -> str:
@@ -146,7 +146,7 @@ def build_prompt(
         instructions, examples = INSTRUCTIONS, EXAMPLES
     else:
         posts = "\n".join(
-            quote_post(i, hit.post.author, _when(hit.post.created_at), hit.post.text, safety.spotlight)
+            quote_post(i, hit.post.author, post_time(hit.post.created_at), hit.post.text, safety.spotlight)
             for i, hit in enumerate(hits, start=1)
         )
         instructions = DEFENDED_INSTRUCTIONS + (DATAMARK_RULE if safety.spotlight == "datamark" else "")
@@ -163,7 +163,8 @@ def build_prompt(
     return Prompt(text=text, messages=messages, stop=["\n"])
 
 
-def _when(created_at: float) -> str:
+def post_time(created_at: float) -> str:
+    """A post's time as the prompts show it: ``YYYY-MM-DD HH:MM UTC``."""
     return datetime.fromtimestamp(created_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 

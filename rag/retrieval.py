@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from index.embedder import Embedder
 from index.records import SearchHit
 from index.store import PostStore
 from rag.config import RetrievalConfig, SafetyConfig
 from rag.injection_probe import InjectionProbe
-from rag.safety import Risk, injection_risk, with_signal
+from rag.safety import Risk
+from rag.screening import Assessment, Screening
 from rag.text import dedup_key, is_repost
 
 HOUR_S = 3600.0
@@ -62,7 +61,7 @@ class Retriever:
         self._embedder = embedder
         self._store = store
         self._config = config
-        self._probe = probe
+        self._screening = Screening(embedder, probe)
 
     @property
     def store(self) -> PostStore:
@@ -97,20 +96,13 @@ class Retriever:
         candidates = self._store.search(vector, k * self._config.overfetch, since, until)
         if not (screen and self._config.safety.enabled):
             return Retrieval(hits=_distinct(candidates, k), since=since, until=until)
-        scores = self._probe_scores(candidates)
-        weights = [0.0] * len(candidates) if scores is None else self._probe.risk_weights(scores)
-        kept, flagged, risks = _screen(candidates, self._config.safety, weights)
+        assessments = self._screening.assess([hit.post.text for hit in candidates])
+        kept, flagged, risks = _screen(candidates, assessments, self._config.safety)
         hits = _distinct(kept, k)
         shown = {hit.post.post_id for hit in hits}
         flagged = [f for f in flagged if f.excluded or f.hit.post.post_id in shown]
-        doubtful = frozenset() if scores is None else _doubtful(self._probe, hits, scores, candidates)
-        return Retrieval(hits, since, until, flagged, risks, doubtful)
-
-    def _probe_scores(self, hits: list[SearchHit]) -> np.ndarray | None:
-        if self._probe is None or not hits:
-            return None
-        # Embedded again rather than read back from FAISS: IVF segments keep fp16 codes, not vectors.
-        return self._probe.scores(self._embedder.embed([hit.post.text for hit in hits]))
+        doubted = {hit.post.post_id for hit, a in zip(candidates, assessments, strict=True) if a.doubtful}
+        return Retrieval(hits, since, until, flagged, risks, frozenset(shown & doubted))
 
     def _window(
         self, since: float | None, until: float | None, recent_window: bool
@@ -127,14 +119,14 @@ class Retriever:
 
 
 def _screen(
-    hits: list[SearchHit], config: SafetyConfig, probe_weights: list[float]
+    hits: list[SearchHit], assessments: list[Assessment], config: SafetyConfig
 ) -> tuple[list[SearchHit], list[FlaggedPost], dict[str, float]]:
     """Drop candidates at or above ``exclude_above``; rank risky ones lower by (1 - risk)."""
     kept: list[SearchHit] = []
     flagged: list[FlaggedPost] = []
     risks: dict[str, float] = {}
-    for hit, probe_weight in zip(hits, probe_weights, strict=True):
-        risk = with_signal(injection_risk(hit.post.text), "probe", probe_weight)
+    for hit, assessment in zip(hits, assessments, strict=True):
+        risk = assessment.risk
         risks[hit.post.post_id] = risk.score
         if risk.score >= config.exclude_above:
             flagged.append(FlaggedPost(hit, risk, excluded=True))
@@ -145,13 +137,6 @@ def _screen(
             kept.append(hit)
     kept.sort(key=lambda hit: hit.score, reverse=True)
     return kept, flagged, risks
-
-
-def _doubtful(
-    probe: InjectionProbe, shown: list[SearchHit], scores: np.ndarray, candidates: list[SearchHit]
-) -> frozenset[str]:
-    doubt = dict(zip((hit.post.post_id for hit in candidates), probe.doubtful(scores), strict=True))
-    return frozenset(hit.post.post_id for hit in shown if doubt.get(hit.post.post_id))
 
 
 def _distinct(hits: list[SearchHit], k: int) -> list[SearchHit]:

@@ -3,13 +3,14 @@
 A summary is written from a story's keywords (its label is their first words) and a
 few of its top posts, through the same ``Generator`` and ``Prompt`` forms as answers:
 a completion prompt with two worked examples that stops at a newline for base models,
-the chat form for instruct models. Posts are untrusted: those screening would exclude
-from an answer are left out, the rest are neutralised and quoted between « and »
-(datamarked when configured) under the same rules as answers (``rag/safety.py``,
-``rag/prompt.py``). Of what the model writes, the output guard (``rag/guard.py``) drops
-a sentence with an identifier or a link no post carries, and a sentence is kept only
-when its numbers and most of its content words are in the posts. An empty or failed
-generation leaves no summary, never a made-up one.
+the chat form for instruct models. Posts are untrusted: those the answers' screening
+(``rag/screening.py``: patterns, plus the learned probe) would exclude are left out,
+the rest are neutralised and quoted between « and » (datamarked when configured)
+under the same rules as answers (``rag/safety.py``, ``rag/prompt.py``). Of what the
+model writes, the output guard (``rag/guard.py``) drops a sentence with an identifier
+or a link no post carries, and a sentence is kept only when its numbers and most of
+its content words are in the posts. An empty or failed generation leaves no summary,
+never a made-up one.
 
 ``StorySummaries`` keeps the summaries with the shape of the story they were written
 from (its posts and representative post) and rewrites one only when ``needs_refresh``
@@ -25,7 +26,6 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from index.records import PostRecord, SearchHit
 from index.trends import Trend, TrendPost, TrendTracker
@@ -34,9 +34,10 @@ from rag.errors import GenerationUnavailable
 from rag.generation import Generator
 from rag.guard import Evidence, guard_answer
 from rag.priority import ForegroundGate, Preempted
-from rag.prompt import DATAMARK_RULE, DEFENDED_EXAMPLES, Prompt
-from rag.safety import CLOSE_QUOTE, OPEN_QUOTE, datamark, injection_risk, neutralise
-from rag.text import content_words, split_sentences
+from rag.prompt import DATAMARK_RULE, DEFENDED_EXAMPLES, Prompt, post_time
+from rag.safety import CLOSE_QUOTE, OPEN_QUOTE, datamark, neutralise
+from rag.screening import Screening
+from rag.text import content_words, split_sentences, word_ngrams
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,6 @@ _OWN_CUES = re.compile(r"\b(summary|keywords)\s*:", re.IGNORECASE)
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _SENTENCE_END = re.compile(r"[.!?](?=\s)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_WORD = re.compile(r"[a-z0-9']+")
 COPY_NGRAM = 4  # a summary repeating this many words in a row of a worked example copied it
 
 
@@ -148,21 +148,33 @@ def build_summary_prompt(keywords: Sequence[str], posts: Sequence[TrendPost], sp
 class StorySummariser:
     """Writes one story's summary with ``generator``; screening and quoting follow ``safety``."""
 
-    def __init__(self, generator: Generator, config: SummaryConfig, safety: SafetyConfig) -> None:
+    def __init__(
+        self,
+        generator: Generator,
+        config: SummaryConfig,
+        safety: SafetyConfig,
+        screening: Screening | None = None,
+    ) -> None:
+        """
+        Args:
+            screening: how posts are screened; the answers' own (with the probe) in the app,
+                patterns alone when not given.
+        """
         self._generator = generator
         self._config = config
         self._safety = safety
+        self._screening = screening or Screening()
 
-    def posts_for(self, trend: Trend) -> list[TrendPost]:
-        """Up to ``config.posts`` live posts, representative first, without those screening excludes."""
-        chosen: dict[str, TrendPost] = {}
+    def posts_for(self, trend: Trend) -> tuple[list[TrendPost], dict[str, float]]:
+        """Up to ``config.posts`` posts, representative first, minus those screening excludes; risks."""
+        candidates: dict[str, TrendPost] = {}
         for post in [trend.representative, *trend.top_posts]:
-            if post is None or not post.text or post.post_id in chosen:
-                continue
-            if injection_risk(post.text).score >= self._safety.exclude_above:
-                continue
-            chosen[post.post_id] = post
-        return list(chosen.values())[: self._config.posts]
+            if post is not None and post.text and post.post_id not in candidates:
+                candidates[post.post_id] = post
+        assessments = self._screening.assess([post.text or "" for post in candidates.values()])
+        risks = {post_id: a.risk.score for post_id, a in zip(candidates, assessments, strict=True)}
+        shown = [post for post in candidates.values() if risks[post.post_id] < self._safety.exclude_above]
+        return shown[: self._config.posts], risks
 
     async def summarise(self, trend: Trend) -> str | None:
         """The summary, or None when no post can be shown or the model wrote nothing usable.
@@ -170,7 +182,7 @@ class StorySummariser:
         Raises:
             GenerationUnavailable: the LLM cannot answer now.
         """
-        posts = self.posts_for(trend)
+        posts, risks = await asyncio.to_thread(self.posts_for, trend)  # the probe embeds them
         if not posts:
             return None
         prompt = build_summary_prompt(trend.keywords, posts, self._safety.spotlight)
@@ -178,7 +190,7 @@ class StorySummariser:
         text = tidy_summary(generation.text, self._config.max_chars, generation.finish_reason == "length")
         if text is None:
             return None
-        guarded, _ = guard_answer(text, _evidence(trend.keywords, posts))
+        guarded, _ = guard_answer(text, _evidence(trend.keywords, posts, risks))
         return self._supported(guarded, [*trend.keywords, *(p.text or "" for p in posts)]) or None
 
     def _supported(self, text: str, sources: Sequence[str]) -> str:
@@ -190,7 +202,7 @@ class StorySummariser:
         """
         words = content_words(" ".join(sources))
         numbers = set(_NUMBER.findall(" ".join(sources)))
-        copied = _EXAMPLE_NGRAMS - _ngrams(" ".join(sources))
+        copied = _EXAMPLE_NGRAMS - word_ngrams(" ".join(sources), COPY_NGRAM)
         kept = []
         for sentence in split_sentences(text):
             own = content_words(sentence)
@@ -198,7 +210,7 @@ class StorySummariser:
             if (
                 shared >= self._config.min_word_support
                 and numbers.issuperset(_NUMBER.findall(sentence))
-                and not _ngrams(sentence) & copied
+                and not word_ngrams(sentence, COPY_NGRAM) & copied
             ):
                 kept.append(sentence)
         return " ".join(kept)
@@ -280,12 +292,7 @@ class StorySummaries:
         self._failing = True
 
 
-def _ngrams(text: str, n: int = COPY_NGRAM) -> set[tuple[str, ...]]:
-    words = _WORD.findall(text.lower())
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
-
-
-_EXAMPLE_NGRAMS = frozenset(ngram for _, _, summary in EXAMPLES for ngram in _ngrams(summary))
+_EXAMPLE_NGRAMS = frozenset(ngram for _, _, summary in EXAMPLES for ngram in word_ngrams(summary, COPY_NGRAM))
 
 
 def _story_block(keywords: Sequence[str], posts: Sequence[tuple[str, str]], spotlight: str) -> str:
@@ -303,13 +310,10 @@ def _quoted(text: str, spotlight: str) -> str:
 
 
 def _when(created_at: float | None) -> str:
-    if created_at is None:
-        return "time unknown"
-    return datetime.fromtimestamp(created_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "time unknown" if created_at is None else post_time(created_at)
 
 
-def _evidence(keywords: Sequence[str], posts: Sequence[TrendPost]) -> Evidence:
+def _evidence(keywords: Sequence[str], posts: Sequence[TrendPost], risks: dict[str, float]) -> Evidence:
     """What a summary may take identifiers from: the posts it was shown (all passed screening)."""
     hits = [SearchHit(PostRecord(p.post_id, p.text or "", "", p.created_at or 0.0), 0.0) for p in posts]
-    risks = {p.post_id: injection_risk(p.text or "").score for p in posts}
     return Evidence.of(" ".join(keywords), hits, risks)

@@ -9,6 +9,7 @@ _REPOST = re.compile(r"^\s*RT\s+@\w+:?\s*", re.IGNORECASE)
 _MENTION = re.compile(r"@\w+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[a-z0-9][a-z0-9']+")
+_NGRAM_WORD = re.compile(r"[a-z0-9']+")
 STOPWORDS = frozenset(
     [
         "a",
@@ -147,6 +148,12 @@ def content_words(text: str) -> set[str]:
     """Lower-cased words of a text without URLs, mentions, stopwords or one-letter tokens."""
     text = _MENTION.sub(" ", _URL.sub(" ", text.lower()))
     return {word.strip("'") for word in _WORD.findall(text) if word not in STOPWORDS}
+
+
+def word_ngrams(text: str, n: int) -> set[tuple[str, ...]]:
+    """Every run of ``n`` consecutive lower-cased words (letters, digits, apostrophes)."""
+    words = _NGRAM_WORD.findall(text.lower())
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def dedup_key(text: str) -> str:

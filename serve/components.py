@@ -26,6 +26,7 @@ from rag.injection_probe import DEFAULT_PATH as PROBE_PATH
 from rag.injection_probe import InjectionProbe, load_probe
 from rag.priority import ForegroundGate
 from rag.retrieval import Retriever
+from rag.screening import Screening
 from rag.story_summary import StorySummaries, StorySummariser
 from serve.llm_backend import open_generator
 from serve.settings import Settings
@@ -105,7 +106,8 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
         store = PostStore(embedder.dim, settings.index)
         log_faiss_device()
         generator = await stack.enter_async_context(open_generator(settings))
-        retriever = Retriever(embedder, store, settings.retrieval, injection_probe(settings, embedder.dim))
+        probe = injection_probe(settings, embedder.dim)
+        retriever = Retriever(embedder, store, settings.retrieval, probe)
         stories = StoryTracker(embedder.dim, settings.trends) if settings.trends.enabled else None
         registry = CollectorRegistry()
         Gauge("feedpulse_index_posts", "Live posts in the index", registry=registry).set_function(
@@ -140,7 +142,7 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
             index_status,
             registry,
             trends,
-            story_summaries(settings, generator, gate, trends),
+            story_summaries(settings, generator, gate, trends, Screening(embedder, probe)),
         )
 
 
@@ -153,12 +155,20 @@ def injection_probe(settings: Settings, embedder_dim: int) -> InjectionProbe | N
 
 
 def story_summaries(
-    settings: Settings, generator: Generator, gate: ForegroundGate, trends: TrendTracker | None
+    settings: Settings,
+    generator: Generator,
+    gate: ForegroundGate,
+    trends: TrendTracker | None,
+    screening: Screening | None = None,
 ) -> StorySummaries | None:
-    """One-line summaries of the top trends, when trends and ``settings.summaries`` are on."""
+    """One-line summaries of the top trends, when trends and ``settings.summaries`` are on.
+
+    Args:
+        screening: the answers' screening of posts (patterns, plus the probe when loaded).
+    """
     if trends is None or not settings.summaries.enabled:
         return None
-    summariser = StorySummariser(generator, settings.summaries, settings.retrieval.safety)
+    summariser = StorySummariser(generator, settings.summaries, settings.retrieval.safety, screening)
     return StorySummaries(summariser, trends, gate, settings.summaries)
 
 
