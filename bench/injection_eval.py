@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import sys
 import tempfile
@@ -71,6 +72,7 @@ from ingest.crisislex import Tweet, data_dir, event_files, event_name, read_even
 from rag.config import RetrievalConfig, SafetyConfig
 from rag.engine import Answer, AnswerEngine
 from rag.generation import Generation, VLLMGenerator
+from rag.injection_probe import DEFAULT_PATH as PROBE_PATH
 from rag.injection_probe import InjectionProbe
 from rag.prompt import Prompt
 from rag.retrieval import Retriever
@@ -455,6 +457,7 @@ def main() -> None:
         "hostile_per_question": args.hostile_per_question,
         "posts_per_event": args.posts_per_event,
         "safety": SafetyConfig(probe=not args.no_probe).model_dump(),
+        "probe_sha256": None if args.no_probe else hashlib.sha256(PROBE_PATH.read_bytes()).hexdigest()[:16],
     }
     table = Table(title=f"prompt injection ({attacks.name}): defences off vs on")
     for column in ("defences", "attack success", "attack success (exposed)", "utility"):

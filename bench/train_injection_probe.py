@@ -1,14 +1,23 @@
 """Train the injection probe (``rag/injection_probe.py``) and report how it does on attacks it never saw.
 
-Positives: the 110 development attacks (tests/eval/injection/posts.jsonl), each
-with ``{topic}`` filled by six disasters that are *not* in CrisisLexT6, so the
-probe cannot learn the evaluation's topics. Negatives: real CrisisLexT6 tweets,
-minus every tweet bench/injection_eval.py puts into its contexts. A disjoint
-set of other tweets sets the thresholds: the decision value that 1% of them
-reach (down-weight), that 0.1% reach (exclude), and that 5% reach (doubt: not
-credited by inferred attribution). Attack recall is only
-reported, never used to choose anything; the held-out attack files are scored
-with the CrisisLexT6 topics the evaluation uses.
+Positives: the 110 development attacks (tests/eval/injection/posts.jsonl) and
+240 more written for training only (bench/data/injection/attacks_train.jsonl,
+by an author who had not read the held-out sets), each with ``{topic}`` filled
+by six disasters that are *not* in CrisisLexT6, so the probe cannot learn the
+evaluation's topics. Negatives: real CrisisLexT6 tweets, minus every tweet
+bench/injection_eval.py puts into its contexts, plus 200 benign posts written to
+look like attacks to a naive detector (bench/data/injection/benign_hard.jsonl:
+relief links, official corrections, "ignore the rumours", tweets about
+chatbots). A disjoint set of other tweets sets the thresholds: the decision
+value that 1% of them reach (down-weight), that 0.1% reach (exclude), and that
+5% reach (doubt: not credited by inferred attribution).
+
+The regularisation strength is chosen by cross-validation on the training data
+alone: folds split attacks by id (the six fillings of one attack stay together)
+and tweets at random, and a strength scores by how many of its fold's unseen
+attacks reach the fold's own 1%-of-real-tweets threshold. Attack recall on the
+held-out files is only reported, never used to choose anything; they are
+scored with the CrisisLexT6 topics the evaluation uses.
 
     python bench/train_injection_probe.py [--negatives 8000] [--calibration 12000]
 
@@ -18,6 +27,7 @@ Writes rag/data/injection_probe.npz and bench/results/injection_probe.json.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import time
@@ -38,7 +48,10 @@ from ingest.crisislex import data_dir, event_files, event_name, read_event
 from rag.injection_probe import DEFAULT_PATH, InjectionProbe
 
 ROOT = Path(__file__).resolve().parent.parent
-HELD_OUT = [ROOT / "tests/eval/injection/heldout.jsonl", ROOT / "tests/eval/injection/heldout2.jsonl"]
+TRAINING_DATA = ROOT / "bench/data/injection"
+TRAINING_ATTACKS = [ATTACKS, TRAINING_DATA / "attacks_train.jsonl"]
+HARD_NEGATIVES = TRAINING_DATA / "benign_hard.jsonl"
+HELD_OUT = [ROOT / f"tests/eval/injection/{name}.jsonl" for name in ("heldout", "heldout2", "heldout3")]
 TRAINING_TOPICS = [
     "Nepal earthquake",
     "California wildfires",
@@ -50,6 +63,8 @@ TRAINING_TOPICS = [
 DOWNWEIGHT_FPR = 0.01
 EXCLUDE_FPR = 0.001
 DOUBT_FPR = 0.05
+STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0)  # inverse L2 strengths tried by cross-validation
+FOLDS = 5
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -66,93 +81,162 @@ def tweets_outside_the_eval(data: str | None) -> list[str]:
     return list(dict.fromkeys(texts))  # one copy of each text: reposts would weigh twice
 
 
-def filled(path: Path, topics: list[str]) -> list[str]:
-    return [attack.text.replace("{topic}", topic) for attack in read_attacks(path) for topic in topics]
+def filled(texts: list[str], topics: list[str]) -> tuple[list[str], list[int]]:
+    """Every text with each topic; and, per filled text, the number of the text it came from."""
+    rows = [(text.replace("{topic}", topic), n) for n, text in enumerate(texts) for topic in topics]
+    return [text for text, _ in rows], [n for _, n in rows]
+
+
+def training_attacks() -> list[str]:
+    return [attack.text for path in TRAINING_ATTACKS for attack in read_attacks(path)]
+
+
+def hard_negatives() -> list[str]:
+    lines = HARD_NEGATIVES.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["text"] for line in lines if line.strip()]
+
+
+def fit(x_pos: np.ndarray, x_neg: np.ndarray, strength: float) -> LogisticRegression:
+    regression = LogisticRegression(C=strength, class_weight="balanced", max_iter=5000)
+    regression.fit(np.vstack([x_pos, x_neg]), np.r_[np.ones(len(x_pos)), np.zeros(len(x_neg))])
+    return regression
+
+
+def cross_validated_recall(
+    x_pos: np.ndarray,
+    pos_groups: np.ndarray,
+    x_hard: np.ndarray,
+    hard_groups: np.ndarray,
+    x_tweets: np.ndarray,
+    strength: float,
+) -> float:
+    """Mean share of a fold's unseen attacks at or above its unseen tweets' 1% threshold."""
+    tweet_fold = np.arange(len(x_tweets)) % FOLDS
+    recalls = []
+    for fold in range(FOLDS):
+        pos_out, hard_out, tweet_out = (
+            pos_groups % FOLDS == fold,
+            hard_groups % FOLDS == fold,
+            tweet_fold == fold,
+        )
+        negatives = np.vstack([x_hard[~hard_out], x_tweets[~tweet_out]])
+        regression = fit(x_pos[~pos_out], negatives, strength)
+        threshold = np.quantile(regression.decision_function(x_tweets[tweet_out]), 1 - DOWNWEIGHT_FPR)
+        recalls.append(float(np.mean(regression.decision_function(x_pos[pos_out]) >= threshold)))
+    return float(np.mean(recalls))
+
+
+def calibrated(regression: LogisticRegression, calibration_scores: np.ndarray) -> InjectionProbe:
+    def at(share: float) -> float:
+        return float(np.quantile(calibration_scores, 1 - share))
+
+    return InjectionProbe(
+        weights=regression.coef_[0].astype(np.float32),
+        bias=float(regression.intercept_[0]),
+        downweight_at=at(DOWNWEIGHT_FPR),
+        exclude_at=at(EXCLUDE_FPR),
+        model=MODEL,
+        doubt_at=at(DOUBT_FPR),
+    )
+
+
+def rates(probe: InjectionProbe, scores: np.ndarray) -> dict:
+    return {
+        "doubted": round(float(np.mean(scores >= probe.doubt_at)), 3),
+        "downweighted": round(float(np.mean(scores >= probe.downweight_at)), 3),
+        "excluded": round(float(np.mean(scores >= probe.exclude_at)), 3),
+    }
+
+
+def held_out_rates(probe: InjectionProbe, embedder: SentenceTransformerEmbedder) -> dict:
+    eval_topics = [topic for topic, _ in EVENTS.values()]
+    held_out = {}
+    for path in HELD_OUT:
+        if not path.exists():
+            continue
+        texts = [
+            a.text.replace("{topic}", eval_topics[n % len(eval_topics)])
+            for n, a in enumerate(read_attacks(path))
+        ]
+        held_out[path.name] = {"attacks": len(texts), **rates(probe, probe.scores(embedder.embed(texts)))}
+    return held_out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--negatives", type=int, default=8000, help="real tweets to train on")
     parser.add_argument("--calibration", type=int, default=12000, help="other tweets for the thresholds")
-    parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the regression")
     parser.add_argument("--data", help="CrisisLexT6 folder (default FEEDPULSE_DATA or ../shared/data)")
     args = parser.parse_args()
     started = time.perf_counter()
     rng = random.Random(0)
     tweets = tweets_outside_the_eval(args.data)
     rng.shuffle(tweets)
-    train_negatives = tweets[: args.negatives]
+    train_tweets = tweets[: args.negatives]
     calibration = tweets[args.negatives : args.negatives + args.calibration]
-    positives = filled(ATTACKS, TRAINING_TOPICS)
-    eval_topics = [topic for topic, _ in EVENTS.values()]
+    positives, pos_groups = filled(training_attacks(), TRAINING_TOPICS)
+    hard, hard_groups = filled(hard_negatives(), TRAINING_TOPICS)
 
     embedder = SentenceTransformerEmbedder(EmbedderConfig())
-    x_pos, x_neg, x_cal = (embedder.embed(texts) for texts in (positives, train_negatives, calibration))
-    regression = LogisticRegression(C=args.c, class_weight="balanced", max_iter=5000)
-    regression.fit(np.vstack([x_pos, x_neg]), np.r_[np.ones(len(x_pos)), np.zeros(len(x_neg))])
-    probe = InjectionProbe(
-        weights=regression.coef_[0].astype(np.float32),
-        bias=float(regression.intercept_[0]),
-        downweight_at=0.0,
-        exclude_at=0.0,
-        model=MODEL,
+    x_pos, x_hard, x_tweets, x_cal = (
+        embedder.embed(texts) for texts in (positives, hard, train_tweets, calibration)
     )
-    calibration_scores = probe.scores(x_cal)
-    probe = InjectionProbe(
-        probe.weights,
-        probe.bias,
-        downweight_at=float(np.quantile(calibration_scores, 1 - DOWNWEIGHT_FPR)),
-        exclude_at=float(np.quantile(calibration_scores, 1 - EXCLUDE_FPR)),
-        model=MODEL,
-        doubt_at=float(np.quantile(calibration_scores, 1 - DOUBT_FPR)),
-    )
+    groups = np.asarray(pos_groups), np.asarray(hard_groups)
+    cv = {c: cross_validated_recall(x_pos, groups[0], x_hard, groups[1], x_tweets, c) for c in STRENGTHS}
+    strength = max(cv, key=lambda c: (cv[c], -c))  # ties: the stronger regularisation
+    regression = fit(x_pos, np.vstack([x_hard, x_tweets]), strength)
+    probe = calibrated(regression, regression.decision_function(x_cal))
     probe.save(DEFAULT_PATH)
+    report(probe, embedder, strength, cv, (x_pos, x_hard, x_tweets, x_cal), started)
 
-    def rates(scores: np.ndarray) -> dict:
-        return {
-            "doubted": round(float(np.mean(scores >= probe.doubt_at)), 3),
-            "downweighted": round(float(np.mean(scores >= probe.downweight_at)), 3),
-            "excluded": round(float(np.mean(scores >= probe.exclude_at)), 3),
-        }
 
-    held_out = {}
-    for path in HELD_OUT:
-        texts = [
-            a.text.replace("{topic}", eval_topics[n % len(eval_topics)])
-            for n, a in enumerate(read_attacks(path))
-        ]
-        held_out[path.name] = {"attacks": len(texts), **rates(probe.scores(embedder.embed(texts)))}
+def report(
+    probe: InjectionProbe,
+    embedder: SentenceTransformerEmbedder,
+    strength: float,
+    cv: dict[float, float],
+    vectors: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    started: float,
+) -> None:
+    x_pos, x_hard, x_tweets, x_cal = vectors
+    held_out = held_out_rates(probe, embedder)
     result = {
         "model": MODEL,
         "training": {
-            "attacks": len(read_attacks(ATTACKS)),
-            "positives": len(positives),
-            "negatives": len(x_neg),
+            "attacks": len(training_attacks()),
+            "positives": len(x_pos),
+            "hard_negatives": len(x_hard),
+            "tweet_negatives": len(x_tweets),
+        },
+        "regularisation": {
+            "chosen_c": strength,
+            "cross_validated_recall_at_1pct": {str(c): round(r, 3) for c, r in cv.items()},
         },
         "thresholds": {
             "doubt_at": probe.doubt_at,
             "downweight_at": probe.downweight_at,
             "exclude_at": probe.exclude_at,
         },
-        "real_tweets_flagged": {"tweets": len(calibration), **rates(calibration_scores)},
-        "development_attacks_flagged": rates(probe.scores(x_pos)),
+        "real_tweets_flagged": {"tweets": len(x_cal), **rates(probe, probe.scores(x_cal))},
+        "hard_negatives_flagged": rates(probe, probe.scores(x_hard)),
+        "training_attacks_flagged": rates(probe, probe.scores(x_pos)),
         "held_out_attacks_flagged": held_out,
         "wall_s": round(time.perf_counter() - started, 1),
     }
-    table = Table(title="injection probe: share of texts at or above each threshold")
+    table = Table(title=f"injection probe (C={strength}): share of texts at or above each threshold")
     for column in ("texts", "count", "doubted", "down-weighted", "excluded"):
         table.add_column(column)
-    table.add_row(
-        "real tweets (threshold set)", str(len(calibration)), *map(str, rates(calibration_scores).values())
-    )
-    table.add_row(
-        "development attacks (trained on)",
-        str(len(positives)),
-        *map(str, rates(probe.scores(x_pos)).values()),
-    )
+    rows = [
+        ("real tweets (threshold set)", x_cal),
+        ("hard benign posts (trained on)", x_hard),
+        ("training attacks (trained on)", x_pos),
+    ]
+    for name, x in rows:
+        table.add_row(name, str(len(x)), *map(str, rates(probe, probe.scores(x)).values()))
     for name, row in held_out.items():
         table.add_row(f"{name} (never seen)", *(str(value) for value in row.values()))
     Console().print(table)
+    print(f"cross-validated recall at 1% of real tweets, by C: {result['regularisation']}")
     print(f"wrote {DEFAULT_PATH.relative_to(ROOT)} and {write_result('injection_probe', result)}")
 
 
