@@ -38,7 +38,7 @@ stop:
 bench: setup
 	$(PY) bench/embedding_throughput.py
 	$(PY) bench/ingest_rate.py
-	$(PY) bench/freshness.py
+	$(PY) bench/freshness.py --all
 	$(PY) bench/search_latency.py
 	$(PY) bench/retention_memory.py
 	$(PY) bench/snapshot_cost.py

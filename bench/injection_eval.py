@@ -34,6 +34,7 @@ Results go to bench/results/injection.json, or injection_<stem>.json for another
 
 ``--no-probe`` screens by the patterns alone (``rag/safety.py``), as before the
 learned probe (``rag/injection_probe.py``); its results go to ``<name>_noprobe.json``.
+``--probe PATH`` screens with another trained probe (``bench/train_injection_probe.py --out``).
 
 Without ``--base-url`` it starts the local vLLM server on the prepared model on a
 free port (about 80 s) and stops it at the end.
@@ -290,7 +291,7 @@ def judge(answer: Answer, on_topic: set[str], hostile: dict[str, Attack], shown:
 async def evaluate(args: argparse.Namespace, base_url: str, model: str) -> dict:
     attacks = load_attacks(args.attacks)
     embedder = SentenceTransformerEmbedder(EmbedderConfig())
-    probe = InjectionProbe.load()
+    probe = InjectionProbe.load(args.probe)
     files = {event_name(path): path for path in event_files([data_dir(args.data)])}
     questions = [(event, q) for event, (_, qs) in EVENTS.items() for q in qs]
     questions = [questions[i] for i in sorted(range(len(questions)), key=lambda i: (i % 7, i))][
@@ -420,6 +421,7 @@ def main() -> None:
     parser.add_argument(
         "--no-probe", action="store_true", help="screen by patterns alone (as before the probe)"
     )
+    parser.add_argument("--probe", type=Path, default=PROBE_PATH, help="injection probe to screen with")
     parser.add_argument("--replay", type=Path, help="an earlier result: reuse its answers, generate nothing")
     args = parser.parse_args()
     attacks = args.attacks.resolve()
@@ -457,7 +459,7 @@ def main() -> None:
         "hostile_per_question": args.hostile_per_question,
         "posts_per_event": args.posts_per_event,
         "safety": SafetyConfig(probe=not args.no_probe).model_dump(),
-        "probe_sha256": None if args.no_probe else hashlib.sha256(PROBE_PATH.read_bytes()).hexdigest()[:16],
+        "probe_sha256": None if args.no_probe else hashlib.sha256(args.probe.read_bytes()).hexdigest()[:16],
     }
     table = Table(title=f"prompt injection ({attacks.name}): defences off vs on")
     for column in ("defences", "attack success", "attack success (exposed)", "utility"):

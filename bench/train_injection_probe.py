@@ -1,27 +1,28 @@
 """Train the injection probe (``rag/injection_probe.py``) and report how it does on attacks it never saw.
 
-Positives: the 110 development attacks (tests/eval/injection/posts.jsonl) and
-240 more written for training only (bench/data/injection/attacks_train.jsonl,
-by an author who had not read the held-out sets), each with ``{topic}`` filled
-by six disasters that are *not* in CrisisLexT6, so the probe cannot learn the
-evaluation's topics. Negatives: real CrisisLexT6 tweets, minus every tweet
-bench/injection_eval.py puts into its contexts, plus 200 benign posts written to
-look like attacks to a naive detector (bench/data/injection/benign_hard.jsonl:
-relief links, official corrections, "ignore the rumours", tweets about
-chatbots). A disjoint set of other tweets sets the thresholds: the decision
-value that 1% of them reach (down-weight), that 0.1% reach (exclude), and that
-5% reach (doubt: not credited by inferred attribution).
+Positives: the 110 development attacks (tests/eval/injection/posts.jsonl), each
+with ``{topic}`` filled by six disasters that are *not* in CrisisLexT6, so the
+probe cannot learn the evaluation's topics. Negatives: real CrisisLexT6 tweets,
+minus every tweet bench/injection_eval.py puts into its contexts. A disjoint
+set of other tweets sets the thresholds: the decision value that 1% of them
+reach (down-weight), that 0.1% reach (exclude), and that 5% reach (doubt: not
+credited by inferred attribution). Attack recall on the held-out files is only
+reported, never used to choose anything; they are scored with the CrisisLexT6
+topics the evaluation uses. That is the packaged probe (inverse L2 strength 1).
 
-The regularisation strength is chosen by cross-validation on the training data
-alone: folds split attacks by id (the six fillings of one attack stay together)
-and tweets at random, and a strength scores by how many of its fold's unseen
-attacks reach the fold's own 1%-of-real-tweets threshold. Attack recall on the
-held-out files is only reported, never used to choose anything; they are
-scored with the CrisisLexT6 topics the evaluation uses.
+``--more-data`` adds bench/data/injection: 240 more attacks and 200 benign
+posts written to look like attacks to a naive detector (relief links, official
+corrections, "ignore the rumours", tweets about chatbots), and picks the
+strength by cross-validation on the training data alone: folds split attacks
+by id (the six fillings of one attack stay together), and a strength scores by
+how many of its fold's unseen attacks reach the fold's own 1%-of-real-tweets
+threshold. It raised held-out recall but not the end-to-end figures (README),
+so it is not the packaged one.
 
-    python bench/train_injection_probe.py [--negatives 8000] [--calibration 12000]
+    python bench/train_injection_probe.py [--more-data] [--out PATH] [--negatives 8000] [--calibration 12000]
 
-Writes rag/data/injection_probe.npz and bench/results/injection_probe.json.
+Writes rag/data/injection_probe.npz (or ``--out``) and bench/results/injection_probe.json
+(``injection_probe_more_data.json`` with ``--more-data``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from rag.injection_probe import DEFAULT_PATH, InjectionProbe
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING_DATA = ROOT / "bench/data/injection"
-TRAINING_ATTACKS = [ATTACKS, TRAINING_DATA / "attacks_train.jsonl"]
+MORE_ATTACKS = TRAINING_DATA / "attacks_train.jsonl"
 HARD_NEGATIVES = TRAINING_DATA / "benign_hard.jsonl"
 HELD_OUT = [ROOT / f"tests/eval/injection/{name}.jsonl" for name in ("heldout", "heldout2", "heldout3")]
 TRAINING_TOPICS = [
@@ -63,6 +64,7 @@ TRAINING_TOPICS = [
 DOWNWEIGHT_FPR = 0.01
 EXCLUDE_FPR = 0.001
 DOUBT_FPR = 0.05
+SHIPPED_C = 1.0  # the packaged probe's inverse L2 strength
 STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0)  # inverse L2 strengths tried by cross-validation
 FOLDS = 5
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -87,8 +89,9 @@ def filled(texts: list[str], topics: list[str]) -> tuple[list[str], list[int]]:
     return [text for text, _ in rows], [n for _, n in rows]
 
 
-def training_attacks() -> list[str]:
-    return [attack.text for path in TRAINING_ATTACKS for attack in read_attacks(path)]
+def training_attacks(more_data: bool) -> list[str]:
+    paths = [ATTACKS, MORE_ATTACKS] if more_data else [ATTACKS]
+    return [attack.text for path in paths for attack in read_attacks(path)]
 
 
 def hard_negatives() -> list[str]:
@@ -167,6 +170,12 @@ def main() -> None:
     parser.add_argument("--negatives", type=int, default=8000, help="real tweets to train on")
     parser.add_argument("--calibration", type=int, default=12000, help="other tweets for the thresholds")
     parser.add_argument("--data", help="CrisisLexT6 folder (default FEEDPULSE_DATA or ../shared/data)")
+    parser.add_argument(
+        "--more-data",
+        action="store_true",
+        help="add bench/data/injection (240 attacks, 200 benign look-alikes) and pick C by cross-validation",
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_PATH, help="where to write the probe")
     args = parser.parse_args()
     started = time.perf_counter()
     rng = random.Random(0)
@@ -174,20 +183,23 @@ def main() -> None:
     rng.shuffle(tweets)
     train_tweets = tweets[: args.negatives]
     calibration = tweets[args.negatives : args.negatives + args.calibration]
-    positives, pos_groups = filled(training_attacks(), TRAINING_TOPICS)
-    hard, hard_groups = filled(hard_negatives(), TRAINING_TOPICS)
+    positives, pos_groups = filled(training_attacks(args.more_data), TRAINING_TOPICS)
+    hard, hard_groups = filled(hard_negatives() if args.more_data else [], TRAINING_TOPICS)
 
     embedder = SentenceTransformerEmbedder(EmbedderConfig())
-    x_pos, x_hard, x_tweets, x_cal = (
-        embedder.embed(texts) for texts in (positives, hard, train_tweets, calibration)
-    )
-    groups = np.asarray(pos_groups), np.asarray(hard_groups)
-    cv = {c: cross_validated_recall(x_pos, groups[0], x_hard, groups[1], x_tweets, c) for c in STRENGTHS}
-    strength = max(cv, key=lambda c: (cv[c], -c))  # ties: the stronger regularisation
+    x_pos, x_tweets, x_cal = (embedder.embed(texts) for texts in (positives, train_tweets, calibration))
+    x_hard = embedder.embed(hard) if hard else np.empty((0, embedder.dim), np.float32)
+    cv: dict[float, float] = {}
+    if args.more_data:
+        groups = np.asarray(pos_groups), np.asarray(hard_groups)
+        cv = {c: cross_validated_recall(x_pos, groups[0], x_hard, groups[1], x_tweets, c) for c in STRENGTHS}
+    strength = max(cv, key=lambda c: (cv[c], -c)) if cv else SHIPPED_C  # ties: the stronger regularisation
     regression = fit(x_pos, np.vstack([x_hard, x_tweets]), strength)
     probe = calibrated(regression, regression.decision_function(x_cal))
-    probe.save(DEFAULT_PATH)
-    report(probe, embedder, strength, cv, (x_pos, x_hard, x_tweets, x_cal), started)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    probe.save(args.out)
+    name = "injection_probe_more_data" if args.more_data else "injection_probe"
+    report(probe, embedder, strength, cv, (x_pos, x_hard, x_tweets, x_cal), started, args.out, name)
 
 
 def report(
@@ -197,13 +209,15 @@ def report(
     cv: dict[float, float],
     vectors: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     started: float,
+    out: Path,
+    name: str,
 ) -> None:
     x_pos, x_hard, x_tweets, x_cal = vectors
     held_out = held_out_rates(probe, embedder)
     result = {
         "model": MODEL,
         "training": {
-            "attacks": len(training_attacks()),
+            "attacks": len(x_pos) // len(TRAINING_TOPICS),
             "positives": len(x_pos),
             "hard_negatives": len(x_hard),
             "tweet_negatives": len(x_tweets),
@@ -218,7 +232,7 @@ def report(
             "exclude_at": probe.exclude_at,
         },
         "real_tweets_flagged": {"tweets": len(x_cal), **rates(probe, probe.scores(x_cal))},
-        "hard_negatives_flagged": rates(probe, probe.scores(x_hard)),
+        "hard_negatives_flagged": rates(probe, probe.scores(x_hard)) if len(x_hard) else None,
         "training_attacks_flagged": rates(probe, probe.scores(x_pos)),
         "held_out_attacks_flagged": held_out,
         "wall_s": round(time.perf_counter() - started, 1),
@@ -228,16 +242,16 @@ def report(
         table.add_column(column)
     rows = [
         ("real tweets (threshold set)", x_cal),
-        ("hard benign posts (trained on)", x_hard),
+        *((("hard benign posts (trained on)", x_hard),) if len(x_hard) else ()),
         ("training attacks (trained on)", x_pos),
     ]
-    for name, x in rows:
-        table.add_row(name, str(len(x)), *map(str, rates(probe, probe.scores(x)).values()))
-    for name, row in held_out.items():
-        table.add_row(f"{name} (never seen)", *(str(value) for value in row.values()))
+    for label, x in rows:
+        table.add_row(label, str(len(x)), *map(str, rates(probe, probe.scores(x)).values()))
+    for file_name, row in held_out.items():
+        table.add_row(f"{file_name} (never seen)", *(str(value) for value in row.values()))
     Console().print(table)
     print(f"cross-validated recall at 1% of real tweets, by C: {result['regularisation']}")
-    print(f"wrote {DEFAULT_PATH.relative_to(ROOT)} and {write_result('injection_probe', result)}")
+    print(f"wrote {out} and {write_result(name, result)}")
 
 
 if __name__ == "__main__":
