@@ -24,6 +24,10 @@ MAX_INFERRED_PER_SENTENCE = 3
 # Cosine similarity (all-MiniLM-L6-v2) above which a post supports a sentence. On
 # CrisisLex, a paraphrase of a post scores ~0.5-0.7, a sentence on another topic < 0.2.
 MIN_SIMILARITY = 0.5
+# An inferred citation names the posts that best support the sentence: one whose
+# similarity is this far under the best supporter's adds nothing but a chance to
+# vouch for a post that only shares the sentence's topic words.
+CREDIT_MARGIN = 0.1
 
 
 SimilarityFn = Callable[[Sequence[str]], np.ndarray]
@@ -75,7 +79,10 @@ def marker_numbers(sentence: str, post_count: int) -> list[int]:
 def supporting_posts(
     sentence: str, hits: Sequence[SearchHit], similarities: np.ndarray | None = None
 ) -> list[int]:
-    """Posts sharing enough content words with the sentence, or close in meaning, best first."""
+    """Posts sharing enough content words with the sentence, or close in meaning, best first.
+
+    With similarities, only posts within ``CREDIT_MARGIN`` of the closest supporter count.
+    """
     words = content_words(_MARKER.sub(" ", sentence))
     scored = []
     for number, hit in enumerate(hits, start=1):
@@ -85,4 +92,6 @@ def supporting_posts(
         if lexical or cosine >= MIN_SIMILARITY:
             scored.append((cosine, shared, number))
     scored.sort(reverse=True)
+    if similarities is not None and scored:
+        scored = [entry for entry in scored if entry[0] >= scored[0][0] - CREDIT_MARGIN]
     return [number for _, _, number in scored[:MAX_INFERRED_PER_SENTENCE]]

@@ -43,3 +43,11 @@ def test_semantic_similarity_supports_a_paraphrase_without_shared_words():
     citations = attribute("The race ended in chaos.", HITS, similarity)
     assert [(c.hit.post.post_id, c.inferred) for c in citations] == [("a", True)]
     assert attribute("The race ended in chaos.", HITS, lambda s: np.array([[0.4, 0.2, 0.1]])) == []
+
+
+def test_inferred_credit_goes_to_the_closest_supporters_only():
+    sentence = "Explosions hit the Boston Marathon finish line."
+    near = attribute(sentence, HITS, lambda s: np.array([[0.71, 0.64, 0.05]]))
+    assert [c.hit.post.post_id for c in near] == ["a", "b"]  # within the margin: both support it
+    far = attribute(sentence, HITS, lambda s: np.array([[0.71, 0.55, 0.05]]))
+    assert [c.hit.post.post_id for c in far] == ["a"]  # b also passes the bar, but a supports it far better
