@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAINING_DATA = ROOT / "bench/data/injection"
 MORE_ATTACKS = TRAINING_DATA / "attacks_train.jsonl"
 HARD_NEGATIVES = TRAINING_DATA / "benign_hard.jsonl"
-HELD_OUT = [ROOT / f"tests/eval/injection/{name}.jsonl" for name in ("heldout", "heldout2", "heldout3")]
+HELD_OUT = [ROOT / f"tests/eval/injection/heldout{n}.jsonl" for n in ("", "2", "3", "4")]
 TRAINING_TOPICS = [
     "Nepal earthquake",
     "California wildfires",
