@@ -17,15 +17,21 @@ The patterns are a heuristic, not a classifier: they catch the common phrasings
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+
+from rag import lexicon
+from rag.obfuscation import decoded_readings, has_encoded_payload, tag_payloads
 
 OPEN_QUOTE, CLOSE_QUOTE = "«", "»"
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
 # C0/C1 controls, zero-width and bidi overrides (used to hide or reorder text).
-_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_INVISIBLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
+)
 _TEMPLATE_TOKENS = re.compile(
     r"<\|[^|>]{0,40}\|>|</?(?:start_of_turn|end_of_turn|s|bos|eos)>|\[/?INST\]|<</?SYS>>", re.IGNORECASE
 )
@@ -190,6 +196,8 @@ _RELAY = re.compile(
     re.IGNORECASE,
 )
 INSTRUCTS_THE_MODEL = 0.6
+OBFUSCATED_INSTRUCTIONS = 0.5
+ENCODED_PAYLOAD = 0.35
 
 
 @dataclass(slots=True, frozen=True)
@@ -200,25 +208,69 @@ class Risk:
     reasons: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=8192)
 def injection_risk(text: str) -> Risk:
     """Score ``text`` (raw, before neutralising) by the attack signals it matches.
 
-    Patterns are also matched with ANSI sequences and invisible characters taken
-    out, so that hiding them between letters ("\\x1b[8mignore") does not hide a phrase.
+    Patterns are matched on the text with ANSI sequences and invisible characters
+    taken out too, so that hiding them between letters ("\\x1b[8mignore") does not
+    hide a phrase, and on every decoded reading of it (``rag/obfuscation.py``): an
+    instruction found only once the post is decoded is a signal of its own.
     """
     text = unicodedata.normalize("NFKC", text)
     revealed = _INVISIBLE.sub(lambda m: m.group() if m.group() == "\n" else " ", _ANSI.sub(" ", text))
-    weights = {
-        reason: weight
-        for weight, reason, pattern in _SIGNALS
-        if pattern.search(text) or pattern.search(revealed)
-    }
-    if (_ADDRESSEE.search(revealed) and _DIRECTIVE.search(revealed)) or _RELAY.search(revealed):
-        weights["instructs_the_model"] = INSTRUCTS_THE_MODEL
+    weights = _signals(text) | _signals(revealed)
+    decoded = {}
+    for reading in decoded_readings(revealed) + tag_payloads(text):
+        decoded |= _signals(reading)
+    if set(decoded) - set(weights) - {"citation_marker"}:
+        weights["obfuscated_instructions"] = OBFUSCATED_INSTRUCTIONS
+    weights = decoded | weights
+    if has_encoded_payload(text):
+        weights["encoded_payload"] = ENCODED_PAYLOAD
     clean = 1.0
     for weight in weights.values():
         clean *= 1.0 - weight
     return Risk(round(1.0 - clean, 4), tuple(weights))
+
+
+def _signals(text: str) -> dict[str, float]:
+    """The phrase signals and concept combinations ``text`` matches, with their weights."""
+    weights = {reason: weight for weight, reason, pattern in _SIGNALS if pattern.search(text)}
+    lowered = text.lower()
+    addressed = bool(_ADDRESSEE.search(text) or lexicon.ADDRESSEE.search(lowered))
+    about_answer = bool(lexicon.ANSWER.search(lowered))
+    placement = bool(lexicon.PLACEMENT.search(lowered))
+    concealment = bool(lexicon.CONCEALMENT.search(lowered))
+    directed = _DIRECTIVE.search(text) or lexicon.DIRECTIVE.search(lowered)
+    if (addressed and (directed or about_answer or placement or concealment)) or _RELAY.search(text):
+        weights["instructs_the_model"] = INSTRUCTS_THE_MODEL
+    for reason, weight, matched in (
+        ("answer_directive", 0.5, about_answer and placement),
+        ("planted_answer", 0.5, lexicon.PLANTED_ANSWER.search(lowered)),
+        (
+            "context_dismissal",
+            0.5,
+            lexicon.CONTEXT_DISMISSAL.search(lowered) and lexicon.DISMISSIVE.search(lowered),
+        ),
+        (
+            "concealment",
+            0.5,
+            concealment
+            and (about_answer or lexicon.THE_USER.search(lowered) or lexicon.SOURCE.search(lowered)),
+        ),
+        ("context_override", 0.5, lexicon.IGNORE_CONTEXT.search(lowered)),
+        ("prompt_reveal", 0.6, lexicon.PROMPT_REVEAL.search(lowered)),
+        ("role_play", 0.5, lexicon.ROLE_PLAY.search(lowered)),
+        ("citation_spoof", 0.5, lexicon.CITE_ONLY.search(lowered)),
+        ("tool_output", 0.6, lexicon.TOOL_OUTPUT.search(text)),
+        ("fake_transcript", 0.6, len(lexicon.ROLE_LABEL.findall(text)) >= 2),
+        ("output_form", 0.4, lexicon.OUTPUT_FORM.search(lowered)),
+        ("stash", 0.3, lexicon.STASH.search(lowered)),
+    ):
+        if matched:
+            weights[reason] = max(weight, weights.get(reason, 0.0))
+    return weights
 
 
 def with_signal(risk: Risk, reason: str, weight: float) -> Risk:
