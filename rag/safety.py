@@ -5,14 +5,17 @@ fake ``system:`` turns, chat-template tokens, citation markers, link lures). The
 prompt quotes every post between delimiters under an instruction hierarchy
 (``rag/prompt.py``); here each post is cleaned of what could break out of its
 quotes and given an injection-risk score in [0, 1] from weighted patterns in
-English, Spanish, French, German, Portuguese and Italian, plus one combined
-feature: a post that names the model as its addressee and gives it an order
-(``instructs_the_model``). The retriever leaves out posts at or above
+English, Spanish, French, German, Portuguese and Italian, and from combinations
+of concepts listed in 25 languages (``rag/lexicon.py``): a post that names a
+machine reader as its addressee and gives it an order (``instructs_the_model``),
+that tells the reader what its answer must contain, writes off the rest of the
+context, plants an answer, and so on. Patterns are matched on the post's decoded
+readings too (``rag/obfuscation.py``). The retriever leaves out posts at or above
 ``exclude_above`` and down-weights those above ``downweight_above``
 (``rag/retrieval.py``); the output guard (``rag/guard.py``) checks the answer.
 
 The patterns are a heuristic, not a classifier: they catch the common phrasings
-(see tests/eval/injection for what was measured) and miss paraphrases.
+(``bench/injection_scorer.py`` measures how many) and miss paraphrases.
 """
 
 from __future__ import annotations
