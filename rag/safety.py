@@ -222,7 +222,7 @@ def injection_risk(text: str) -> Risk:
     """
     text = unicodedata.normalize("NFKC", text)
     revealed = _INVISIBLE.sub(lambda m: m.group() if m.group() == "\n" else " ", _ANSI.sub(" ", text))
-    weights = _signals(text) | _signals(revealed)
+    weights = _signals(text) if revealed == text else _signals(text) | _signals(revealed)
     decoded = {}
     for reading in decoded_readings(revealed) + tag_payloads(text):
         decoded |= _signals(reading)
