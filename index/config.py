@@ -38,6 +38,8 @@ class IndexConfig(BaseModel):
     # Lists an unfiltered search probes in a store-wide index of nlist_for(posts) lists; each
     # segment probes the same share of its own lists (index/ann.py); a time window probes more.
     nprobe: int = Field(16, ge=1)
+    # auto: search on the GPU when the installed faiss has GPU support and sees one (index/faiss_gpu.py)
+    faiss_device: Literal["auto", "cpu", "cuda"] = "auto"
     retrain_ratio: float = Field(1.0, gt=0)  # retrain once this many times the trained-on vectors were added
     # Posts created longer ago than this (before the newest post seen) are evicted, and
     # deletes are remembered this long so a late post is not resurrected. None: keep all.

@@ -25,6 +25,7 @@ import faiss
 import numpy as np
 
 from index import ann
+from index.faiss_gpu import GpuReplicas
 
 
 @dataclass(slots=True, eq=False)  # compared by identity
@@ -40,6 +41,7 @@ class Segment:
     oldest: float = math.inf  # created_at bounds of its posts; only ever too wide after removals
     newest: float = -math.inf
     tag: str | None = None  # names its content as last exported; None once it changed since
+    replica: faiss.Index | None = None  # GPU copy of ``index`` (index/faiss_gpu.py); None: none or stale
 
     @classmethod
     def empty(cls, first: int, capacity: int, dim: int) -> Segment:
@@ -59,8 +61,13 @@ class Segment:
         after_since = since is None or self.newest >= since
         return self.live > 0 and after_since and (until is None or self.oldest <= until)
 
-    def add(self, slots: np.ndarray, vectors: np.ndarray, created: np.ndarray) -> None:
-        self.index.add_with_ids(np.ascontiguousarray(vectors, np.float32), slots - self.first)
+    def add(
+        self, slots: np.ndarray, vectors: np.ndarray, created: np.ndarray, gpu: GpuReplicas | None = None
+    ) -> None:
+        vectors = np.ascontiguousarray(vectors, np.float32)
+        self.index.add_with_ids(vectors, slots - self.first)
+        if self.replica is not None and not (gpu and gpu.add(self.replica, vectors, slots - self.first)):
+            self.replica = None
         self.tag = None
         self.layout = self.layout.grown(len(slots))
         self.live += len(slots)
@@ -69,21 +76,47 @@ class Segment:
 
     def remove(self, slots: np.ndarray) -> None:
         self.index.remove_ids(slots - self.first)
+        self.replica = None  # a GPU index cannot remove; the next unfiltered search copies afresh
         self.tag = None
         self.live -= len(slots)
 
     def search(
-        self, query: np.ndarray, k: int, bitmap: np.ndarray | None, candidates: int, nprobe: int
+        self,
+        query: np.ndarray,
+        k: int,
+        bitmap: np.ndarray | None,
+        candidates: int,
+        nprobe: int,
+        gpu: GpuReplicas | None = None,
     ) -> list[tuple[float, int]]:
-        """(score, slot) of the top ``k`` among ``candidates`` posts the local-id ``bitmap`` admits."""
+        """(score, slot) of the top ``k`` among ``candidates`` posts the local-id ``bitmap`` admits.
+
+        Without a bitmap, and with ``gpu``, the segment's GPU copy answers (made now if
+        it has none); a GPU failure falls back to the CPU index.
+        """
         selector = None if bitmap is None else faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
         params = ann.search_params(self.index, selector, candidates / max(self.index.ntotal, 1), nprobe)
-        scores, local = self.index.search(query, min(k, candidates), params=params)
+        found = self._search_gpu(gpu, query, min(k, candidates), params) if selector is None else None
+        scores, local = found or self.index.search(query, min(k, candidates), params=params)
         return [
             (float(score), self.first + int(slot))
             for score, slot in zip(scores[0], local[0], strict=True)
             if slot >= 0
         ]
+
+    def _search_gpu(
+        self, gpu: GpuReplicas | None, query: np.ndarray, k: int, params: faiss.SearchParameters | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        if gpu is None or not gpu.enabled or not self.live:
+            return None
+        if self.replica is None:
+            self.replica = gpu.copy(self.index)  # readers may race here: each makes a whole copy
+            if self.replica is None:
+                return None
+        found = gpu.search(self.replica, query, k, params)
+        if found is None:
+            self.replica = None
+        return found
 
 
 def segment_of(segments: list[Segment], slot: int) -> Segment:

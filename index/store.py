@@ -25,12 +25,14 @@ import time
 import uuid
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import faiss
 import numpy as np
 
 from index import ann
 from index.config import IndexConfig
+from index.faiss_gpu import GpuReplicas, replicas_for
 from index.records import IndexStats, PostRecord, SearchHit
 from index.rwlock import ReadWriteLock
 from index.segments import Segment, by_segment
@@ -94,9 +96,16 @@ class ApplyResult:
 class PostStore:
     """Posts and their vectors, searchable by similarity within a creation-time window."""
 
-    def __init__(self, dim: int, config: IndexConfig | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        config: IndexConfig | None = None,
+        gpu: GpuReplicas | Literal["config"] | None = "config",
+    ) -> None:
+        """``gpu``: copies of the segments on a GPU (``index/faiss_gpu.py``); by default as configured."""
         self.dim = dim
         self._config = config or IndexConfig()
+        self._gpu = replicas_for(self._config.faiss_device) if gpu == "config" else gpu
         self._lock = ReadWriteLock()
         self._writing = threading.Lock()  # serialises writers; a rebuild runs outside self._lock
         self._segments: list[Segment] = []
@@ -253,7 +262,7 @@ class PostStore:
                 slots = np.array([self._claim_slot(r) for r in upserts], dtype=np.int64)
                 created = self._created[slots - self._base]
                 for segment, positions in by_segment(self._segments, slots):
-                    segment.add(slots[positions], vectors[positions], created[positions])
+                    segment.add(slots[positions], vectors[positions], created[positions], self._gpu)
             deleted = self._remove_slots(deletes, forget=True)
             self._deleted.update(dict.fromkeys(deletes, self._stream_now or time.time()))
             if offsets:
@@ -281,7 +290,7 @@ class PostStore:
                 candidates, bitmap = self._window(segment, since, until)
                 if candidates:
                     nprobe = ann.segment_probes(self._config.nprobe, segment.layout.nlist, store_nlist)
-                    found.extend(segment.search(query, k, bitmap, candidates, nprobe))
+                    found.extend(segment.search(query, k, bitmap, candidates, nprobe, self._gpu))
             found.sort(key=lambda hit: -hit[0])
             return [
                 SearchHit(post=record, score=score)
@@ -409,7 +418,7 @@ class PostStore:
                 continue
             with self._lock.write():
                 segment.index, segment.layout = index, ann.Layout(nlist, int(index.ntotal))
-                segment.tag = None
+                segment.tag, segment.replica = None, None
             ann.release_freed_memory()
 
     def _record_of(self, post_id: str) -> PostRecord | None:
