@@ -37,6 +37,7 @@ stop:
 ## make bench: the CPU benchmarks (about 30 min on 2 cores); each writes bench/results/<name>.json.
 bench: setup
 	$(PY) bench/embedding_throughput.py
+	$(PY) bench/int8_variants.py
 	$(PY) bench/ingest_rate.py
 	$(PY) bench/freshness.py --all
 	$(PY) bench/search_latency.py
