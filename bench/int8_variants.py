@@ -13,7 +13,6 @@ tweets, with the fp32 ONNX model as the speed baseline in the same run.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from bench.common import write_result
 from bench.embedding_throughput import MIN_COSINE, MIN_RECALL, recall_at_10, sample_tweets
 from index.config import EmbedderConfig
 from index.embedder import SentenceTransformerEmbedder
-from index.onnx_runner import FP32_FILE
+from index.onnx_runner import FP32_FILE, quantize_int8
 
 SPEED_POSTS = 768
 
@@ -58,24 +57,6 @@ def variants(names: list[str]) -> dict[str, dict]:
         "all but layer 0": {"nodes_to_exclude": layer(0)},
         "all but layer 5": {"nodes_to_exclude": layer(5)},
     }
-
-
-def quantise(fp32: Path, out: Path, options: dict) -> None:
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    logging.disable(logging.WARNING)
-    try:
-        quantize_dynamic(
-            str(fp32),
-            str(out),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-            **options,
-        )
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 def use_model(embedder: SentenceTransformerEmbedder, path: Path) -> None:
@@ -116,7 +97,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for name, options in variants(matmul_names(fp32)).items():
             path = Path(scratch) / f"{len(rows)}.onnx"
-            quantise(fp32, path, options)
+            quantize_int8(fp32, path, **options)
             use_model(embedder, path)
             rows[name] = measure(embedder, texts, reference)
     baseline = rows["fp32 (baseline)"]["posts_per_s_best"]

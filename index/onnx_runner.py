@@ -118,8 +118,12 @@ def export_fp32(model_dir: Path, target: Path) -> None:
     (target / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
 
-def quantize_int8(fp32: Path, int8: Path) -> None:
-    """Dynamic int8: weights per output channel, activations per batch at run time."""
+def quantize_int8(fp32: Path, int8: Path, **options: object) -> None:
+    """Dynamic int8: weights per output channel, activations per batch at run time.
+
+    ``options``: more ``quantize_dynamic`` arguments (``bench/int8_variants.py`` leaves
+    some matmuls in fp32 with ``nodes_to_exclude``).
+    """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -133,6 +137,7 @@ def quantize_int8(fp32: Path, int8: Path) -> None:
             per_channel=True,
             # The fused ops (com.microsoft domain) defeat shape inference; their outputs are float.
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            **options,
         )
     finally:
         logging.disable(logging.NOTSET)
