@@ -103,8 +103,7 @@ async def build_components(settings: Settings, *, run_ingest: bool) -> AsyncIter
     """Load the embedder and store, connect the LLM client, start ingest or follow snapshots."""
     async with AsyncExitStack() as stack:
         embedder = await asyncio.to_thread(SentenceTransformerEmbedder, settings.embedder)
-        store = PostStore(embedder.dim, settings.index)
-        log_faiss_device()
+        store = PostStore(embedder.dim, settings.index)  # logs where FAISS searches
         generator = await stack.enter_async_context(open_generator(settings))
         probe = injection_probe(settings, embedder.dim)
         retriever = Retriever(embedder, store, settings.retrieval, probe)
@@ -186,15 +185,6 @@ async def background_tasks(components: Components) -> AsyncIterator[None]:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
-
-
-def log_faiss_device() -> None:
-    """Say where vector search runs: always the CPU today, and whether a GPU build was found."""
-    import faiss
-
-    gpus = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
-    detail = f"{gpus} GPU(s) visible, not used yet" if gpus else "this faiss build has no GPU support"
-    log.info("FAISS %s: search on CPU (%s)", faiss.__version__, detail)
 
 
 def _always_ready() -> tuple[bool, str]:
