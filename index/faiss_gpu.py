@@ -42,13 +42,6 @@ class FaissPlacement:
     reason: str
 
 
-def gpus_seen(module: ModuleType) -> int:
-    """GPUs the installed faiss can use (0 for a CPU-only build)."""
-    if not hasattr(module, "StandardGpuResources"):
-        return 0
-    return int(module.get_num_gpus())
-
-
 def choose_placement(requested: FaissDevice, module: ModuleType = faiss) -> FaissPlacement:
     """Resolve ``auto``; an explicit ``cuda`` that cannot run here is an error, not a fallback.
 
@@ -56,15 +49,15 @@ def choose_placement(requested: FaissDevice, module: ModuleType = faiss) -> Fais
         ValueError: ``cuda`` was asked for, but this faiss has no GPU support or sees no GPU.
     """
     version = getattr(module, "__version__", "?")
-    gpus = gpus_seen(module)
+    gpu_build = hasattr(module, "StandardGpuResources")  # absent from the CPU-only wheel
+    gpus = int(module.get_num_gpus()) if gpu_build else 0
     if requested == "cpu":
         return FaissPlacement("cpu", gpus, "faiss_device=cpu set in config")
     if gpus:
         return FaissPlacement("cuda", gpus, f"faiss {version} sees {gpus} GPU(s)")
-    if not hasattr(module, "StandardGpuResources"):
+    why = f"faiss {version} has GPU support but sees no GPU"
+    if not gpu_build:
         why = f"the installed faiss {version} has no GPU support"
-    else:
-        why = f"faiss {version} has GPU support but sees no GPU"
     if requested == "cuda":
         raise ValueError(f"FEEDPULSE_INDEX__FAISS_DEVICE=cuda, but {why}")
     return FaissPlacement("cpu", 0, why)
