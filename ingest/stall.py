@@ -1,10 +1,10 @@
 """Detects a consumer that has stopped reading while its index is behind the topic.
 
-A group member can end up reading nothing although records wait: an assignment
-computed from stale metadata, a membership the coordinator dropped and the
-client never re-established. Neither raises; the worker just sits idle. The
-watch notices "behind, yet nothing polled" lasting ``limit_s`` so the worker can
-log what it saw and reconnect with a fresh consumer.
+A consumer can end up reading nothing although records wait: kafka-python
+3.0 has been seen to stop fetching (dpkp/kafka-python#3106 was one such bug),
+and nothing raises; the worker just sits idle. The watch notices "behind,
+yet nothing polled" lasting ``limit_s`` so the worker can log what it saw
+and reconnect with a fresh consumer.
 """
 
 from __future__ import annotations

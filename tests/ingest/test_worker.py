@@ -1,4 +1,4 @@
-"""The consumer loop's lag check: a broker that is away must not cost the consumer its membership."""
+"""The consumer loop's lag check and partition assignment (every partition, sought to the index's offsets)."""
 
 from __future__ import annotations
 
@@ -27,10 +27,21 @@ class StubStore:
 
 
 @dataclass
+class StubStage:
+    drained: int = 0
+
+    def drain(self) -> None:
+        self.drained += 1
+
+
+@dataclass
 class StubConsumer:
+    """Assigned partitions are the keys of ``positions`` (None: position not known yet)."""
+
     ends: dict[int, int]
     positions: dict[int, int | None]
     broker_away: bool = False
+    sought: dict[int, int | str] = field(default_factory=dict)
 
     def partitions_for_topic(self, topic: str) -> set[int]:
         return set(self.ends)
@@ -46,6 +57,15 @@ class StubConsumer:
     def position(self, tp: TopicPartition, timeout_ms: int | None = None) -> int | None:
         return self.positions[tp.partition]
 
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self.positions = {tp.partition: self.positions.get(tp.partition) for tp in partitions}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.sought[tp.partition] = offset
+
+    def seek_to_beginning(self, tp: TopicPartition) -> None:
+        self.sought[tp.partition] = "beginning"
+
 
 def worker(store: StubStore) -> IngestWorker:
     config = IngestConfig(lag_refresh_s=0.001)
@@ -55,7 +75,7 @@ def worker(store: StubStore) -> IngestWorker:
 def test_lag_is_end_minus_position_for_assigned_partitions():
     consumer = StubConsumer(ends={0: 10, 1: 7}, positions={0: 4, 1: 7})
     ingest = worker(StubStore())
-    ingest._refresh_lag(consumer)  # type: ignore[arg-type]
+    ingest._refresh_lag(consumer, StubStage())  # type: ignore[arg-type]
     assert ingest.progress.consumer_lag == {0: 6, 1: 0}
     assert ingest._behind
 
@@ -63,22 +83,42 @@ def test_lag_is_end_minus_position_for_assigned_partitions():
 def test_unknown_position_is_left_out_not_counted_as_the_whole_partition():
     consumer = StubConsumer(ends={0: 10, 1: 7}, positions={0: None, 1: 7})
     ingest = worker(StubStore())
-    ingest._refresh_lag(consumer)  # type: ignore[arg-type]
+    ingest._refresh_lag(consumer, StubStage())  # type: ignore[arg-type]
     assert ingest.progress.consumer_lag == {1: 0}
 
 
 def test_broker_away_keeps_last_lag_and_does_not_raise():
     consumer = StubConsumer(ends={0: 10}, positions={0: 4})
     ingest = worker(StubStore())
-    ingest._refresh_lag(consumer)  # type: ignore[arg-type]
+    ingest._refresh_lag(consumer, StubStage())  # type: ignore[arg-type]
     consumer.broker_away = True
     ingest._lag_checked = 0.0
-    ingest._refresh_lag(consumer)  # must not raise: raising replaces the consumer and its membership
+    ingest._refresh_lag(consumer, StubStage())  # type: ignore[arg-type]  # must not raise
     assert ingest.progress.consumer_lag == {0: 6}
 
 
-def test_records_on_unassigned_partitions_past_the_index_count_as_behind():
-    consumer = StubConsumer(ends={0: 5, 1: 9}, positions={0: 5})
+def test_a_partition_without_a_position_counts_as_behind_when_the_index_is():
+    consumer = StubConsumer(ends={0: 5, 1: 9}, positions={0: 5, 1: None})
     ingest = worker(StubStore(applied={1: 3}))
-    ingest._refresh_lag(consumer)  # type: ignore[arg-type]
+    ingest._refresh_lag(consumer, StubStage())  # type: ignore[arg-type]
     assert ingest._behind
+    caught_up = worker(StubStore(applied={1: 9}))
+    caught_up._refresh_lag(consumer, StubStage())  # type: ignore[arg-type]
+    assert not caught_up._behind
+
+
+def test_every_partition_is_assigned_from_the_index_offsets_after_the_stage_drains():
+    consumer = StubConsumer(ends={0: 5, 1: 9, 2: 4}, positions={})
+    stage = StubStage()
+    worker(StubStore(applied={1: 3}))._assign_all_partitions(consumer, stage)  # type: ignore[arg-type]
+    assert stage.drained == 1
+    assert set(consumer.positions) == {0, 1, 2}
+    assert consumer.sought == {0: "beginning", 1: 3, 2: "beginning"}
+
+
+def test_a_partition_added_to_the_topic_is_assigned_at_the_next_lag_check():
+    consumer = StubConsumer(ends={0: 5, 1: 9}, positions={0: 5})
+    stage = StubStage()
+    worker(StubStore(applied={0: 5}))._refresh_lag(consumer, stage)  # type: ignore[arg-type]
+    assert set(consumer.positions) == {0, 1} and stage.drained == 1
+    assert consumer.sought == {0: 5, 1: "beginning"}

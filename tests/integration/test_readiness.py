@@ -45,7 +45,7 @@ def test_readyz_follows_broker_and_llm(base_settings, llm_server, tmp_path):
             own_broker.start()
             wait_for(lambda: client.get("/readyz").status_code == 200, 30, "ready again")
 
-        # Another group: the first app's member may still hold the partitions after the broker restart.
+        # Another group, so the two apps' committed offsets (lag reports) stay apart.
         dead_llm = settings.model_copy(
             update={
                 "llm": settings.llm.model_copy(update={"base_url": f"http://127.0.0.1:{free_port()}/v1"}),
