@@ -54,6 +54,11 @@ def wait_for(check: Callable[[], bool], timeout_s: float, what: str, interval_s:
     pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
 
 
+def wait_indexed(client: httpx.Client, count: int, timeout_s: float, what: str = "posts indexed") -> float:
+    """Poll the app's stats until it holds ``count`` posts; returns seconds waited."""
+    return wait_for(lambda: client.get("/v1/stats").json()["posts_indexed"] >= count, timeout_s, what)
+
+
 @pytest.fixture(scope="session")
 def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings for this session: own ports, own cache for state, the shared install cache."""

@@ -12,7 +12,7 @@ import logging
 
 import pytest
 
-from tests.integration.conftest import running_api, send_post, wait_for
+from tests.integration.conftest import running_api, send_post, wait_indexed
 from tests.integration.test_trends import reduced_replay
 
 pytestmark = pytest.mark.slow
@@ -27,9 +27,7 @@ def test_a_burst_is_indexed_without_the_consumer_being_replaced(
     with running_api(settings) as client:
         for post in posts:
             send_post(producer, settings.kafka.topic, post)
-        waited = wait_for(
-            lambda: client.get("/v1/stats").json()["posts_indexed"] >= len(posts), 600, "all posts indexed"
-        )
+        waited = wait_indexed(client, len(posts), 600)
     print(f"run {run}: {len(posts)} posts indexed {waited:.1f} s after the last ack")
     messages = [record.getMessage() for record in caplog.records if record.name == "ingest.worker"]
     assert not [m for m in messages if "reconnecting" in m], messages

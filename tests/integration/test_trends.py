@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.crisislex import Tweet
-from tests.integration.conftest import running_api, send_post, wait_for
+from tests.integration.conftest import running_api, send_post, wait_indexed
 from tests.integration.posts import as_post, event
 
 pytestmark = pytest.mark.slow
@@ -61,9 +61,7 @@ def test_two_events_trend_with_their_posts_and_keep_their_ids_across_a_restart(
     with running_api(settings) as client:
         for post in posts:
             send_post(producer, settings.kafka.topic, post)
-        waited = wait_for(
-            lambda: client.get("/v1/stats").json()["posts_indexed"] >= len(posts), 600, "all posts indexed"
-        )
+        waited = wait_indexed(client, len(posts), 600)
         print(f"indexed in {waited:.0f} s")
         before = client.get("/v1/trends", params={"window": "1h", "limit": 10}).json()["trends"]
         found: dict = {}  # event -> its highest-ranked story (an event may split into several)
@@ -83,7 +81,7 @@ def test_two_events_trend_with_their_posts_and_keep_their_ids_across_a_restart(
         assert found["Boston"]["id"] in {t["id"] for t in about}
 
     with running_api(settings) as client:  # a new app instance, restored from the last snapshot
-        wait_for(lambda: client.get("/v1/stats").json()["posts_indexed"] >= len(posts), 120, "index restored")
+        wait_indexed(client, len(posts), 120, "index restored")
         after = client.get("/v1/trends", params={"window": "1h", "limit": 10}).json()["trends"]
         assert [(t["id"], t["volume"], t["posts"]) for t in after] == [
             (t["id"], t["volume"], t["posts"]) for t in before
